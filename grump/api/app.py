@@ -1,0 +1,35 @@
+"""The API's app factory."""
+
+from __future__ import annotations
+
+from celery import Celery
+from fastapi import FastAPI
+
+from grump import __version__
+from grump.api.bodylimit import BodyLimit
+from grump.api.deps import KeyCache
+from grump.api.errors import install_error_handlers
+from grump.api.routes import health, jobs
+from grump.runtime import Runtime
+from grump.settings import Settings
+
+
+def create_app(
+    settings: Settings, runtime: Runtime | None = None, celery: Celery | None = None
+) -> FastAPI:
+    from grump.celery_app import create_celery
+
+    runtime = runtime or Runtime(settings)
+    app = FastAPI(
+        title="grump",
+        version=__version__,
+        description="LLM work as a distributed job queue, with its cost under control.",
+    )
+    app.state.runtime = runtime
+    app.state.celery = celery or create_celery(settings, runtime)
+    app.state.key_cache = KeyCache()
+    install_error_handlers(app, settings.retry_after_seconds)
+    app.include_router(health.router)
+    app.include_router(jobs.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

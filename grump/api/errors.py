@@ -1,0 +1,74 @@
+"""Errors as answers: 4xx naming the field and reason, 503 with Retry-After, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from grump.errors import GrumpError, ServiceUnavailable
+from grump.jobs import JobKind
+from grump.ledger.db import is_outage
+
+log = logging.getLogger(__name__)
+_KIND_TAGS = {k.value for k in JobKind}
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """('body', 'jobs', 0, 'embed', 'input', 'texts') -> 'jobs[0].input.texts'."""
+    parts: list[str] = []
+    for index, item in enumerate(loc):
+        if index == 0 and item in ("body", "query", "path", "header"):
+            continue
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in _KIND_TAGS and parts and parts[-1] != "kind":
+            continue  # pydantic's discriminator tag, not a field the caller wrote
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "body"
+
+
+def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _unavailable(retry_after: int, message: str) -> JSONResponse:
+    body = {"code": "service_unavailable", "message": message}
+    return _error(503, body, {"Retry-After": str(retry_after)})
+
+
+def install_error_handlers(app: FastAPI, retry_after: int) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": field_path(tuple(e.get("loc", ()))), "reason": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "body", "reason": "invalid"}
+        message = f"{first['field']}: {first['reason']}"
+        return _error(422, {"code": "validation_failed", "message": message, **first, "errors": errors})
+
+    @app.exception_handler(GrumpError)
+    async def on_grump_error(_: Request, exc: GrumpError) -> JSONResponse:
+        if isinstance(exc, ServiceUnavailable):
+            return _unavailable(exc.retry_after, exc.message)
+        if exc.status_code >= 500:
+            log.error("request failed: %s", exc.message)
+        return _error(exc.status_code, exc.to_dict())
+
+    @app.exception_handler(DBAPIError)
+    async def on_db_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        if is_outage(exc):
+            return _unavailable(retry_after, "database unavailable")
+        log.exception("database error")
+        return _error(500, {"code": "internal", "message": "internal error"})
+
+    @app.exception_handler(PoolTimeout)
+    async def on_pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
+        return _unavailable(retry_after, "database unavailable")

@@ -1,0 +1,120 @@
+"""/v1/jobs: submit, batch submit, read, list, cancel."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query
+from sqlalchemy import select, tuple_
+
+from grump.api.deps import CeleryDep, PrincipalDep, RuntimeDep
+from grump.api.schemas import BatchAnswer, BatchItem, BatchSubmit, JobPage, JobView
+from grump.errors import Conflict, NotFound, RequestError, ValidationFailed
+from grump.jobs import JobKind, JobRequest, JobStatus
+from grump.ledger import jobs as ledger
+from grump.ledger.db import session_scope
+from grump.ledger.models import Job
+from grump.submit import submit_job
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+
+def _job_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(f"job {raw} not found") from None
+
+
+@router.post("/jobs", status_code=202, response_model=JobView)
+def submit(
+    request: Annotated[JobRequest, Body()],  # type: ignore[valid-type]
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    celery: CeleryDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JobView:
+    done = submit_job(runtime, celery, principal.tenant, request, idempotency_key)
+    return JobView.of(done.job, coalesced=done.coalesced)
+
+
+@router.post("/jobs:batch", status_code=202, response_model=BatchAnswer)
+def submit_batch(
+    batch: BatchSubmit, principal: PrincipalDep, runtime: RuntimeDep, celery: CeleryDep
+) -> BatchAnswer:
+    limit = runtime.settings.max_jobs_per_batch
+    if len(batch.jobs) > limit:
+        raise ValidationFailed("jobs", f"at most {limit} jobs per batch")
+    items: list[BatchItem] = []
+    for index, request in enumerate(batch.jobs):
+        try:
+            done = submit_job(runtime, celery, principal.tenant, request)
+        except RequestError as exc:
+            # One bad job does not sink the batch; outages do (they raise).
+            items.append(BatchItem(index=index, error=exc.to_dict()))
+            continue
+        items.append(BatchItem(index=index, job=JobView.of(done.job, coalesced=done.coalesced)))
+    return BatchAnswer(items=items)
+
+
+@router.get("/jobs/{job_id}", response_model=JobView)
+def read(job_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> JobView:
+    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
+        return JobView.of(ledger.get_job(session, principal.tenant, _job_id(job_id)))
+
+
+def _encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        stamp, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(stamp), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("cursor", "not a cursor this API gave out") from None
+
+
+@router.get("/jobs", response_model=JobPage)
+def list_jobs(
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    status: JobStatus | None = None,
+    kind: JobKind | None = None,
+    user: str | None = None,
+    session_id: Annotated[str | None, Query(alias="session")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JobPage:
+    query = select(Job).where(Job.tenant == principal.tenant)
+    if status is not None:
+        query = query.where(Job.status == status.value)
+    if kind is not None:
+        query = query.where(Job.kind == kind.value)
+    if user is not None:
+        query = query.where(Job.user_id == user)
+    if session_id is not None:
+        query = query.where(Job.session_id == session_id)
+    if cursor is not None:
+        query = query.where(tuple_(Job.created_at, Job.id) < tuple_(*_decode_cursor(cursor)))
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
+        rows = list(session.scalars(query))
+    page = rows[:limit]
+    next_cursor = _encode_cursor(page[-1]) if len(rows) > limit else None
+    return JobPage(items=[JobView.of(j, with_result=False) for j in page], next_cursor=next_cursor)
+
+
+@router.delete("/jobs/{job_id}", response_model=JobView)
+def cancel(job_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> JobView:
+    ident = _job_id(job_id)
+    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
+        if not ledger.cancel(session, principal.tenant, ident):
+            job = ledger.get_job(session, principal.tenant, ident)
+            raise Conflict(f"job {ident} is {job.status}; only queued jobs can be cancelled")
+    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
+        return JobView.of(ledger.get_job(session, principal.tenant, ident))

@@ -1,0 +1,86 @@
+"""What the API answers: jobs as JSON, money as exact decimal strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from grump.jobs import JobRequest
+from grump.ledger.models import Job
+
+
+class JobView(BaseModel):
+    id: str
+    status: str
+    kind: str
+    tier: str
+    queue: str
+    model: str | None
+    priority: int
+    user: str | None
+    session: str | None
+    routing: dict[str, Any] | None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    attempts: int
+    tokens_in: int
+    tokens_out: int
+    cost: str = Field(description="USD, exact decimal")
+    baseline_cost: str = Field(description="USD on the premium model with no cache")
+    coalesced: bool = False
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, job: Job, *, coalesced: bool = False, with_result: bool = True) -> JobView:
+        return cls(
+            id=str(job.id),
+            status=job.status,
+            kind=job.kind,
+            tier=job.tier,
+            queue=job.queue,
+            model=job.model,
+            priority=job.priority,
+            user=job.user_id,
+            session=job.session_id,
+            routing=job.routing,
+            result=job.result if with_result else None,
+            error=job.error,
+            attempts=job.attempts,
+            tokens_in=job.tokens_in,
+            tokens_out=job.tokens_out,
+            cost=str(job.cost),
+            baseline_cost=str(job.baseline_cost),
+            coalesced=coalesced,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            links={"self": f"/v1/jobs/{job.id}"},
+        )
+
+
+class BatchSubmit(BaseModel):
+    jobs: list[JobRequest] = Field(min_length=1)  # type: ignore[valid-type]
+
+
+class BatchItem(BaseModel):
+    index: int
+    job: JobView | None = None
+    error: dict[str, Any] | None = None
+
+
+class BatchAnswer(BaseModel):
+    items: list[BatchItem]
+
+
+class JobPage(BaseModel):
+    items: list[JobView]
+    next_cursor: str | None
+
+
+class ErrorBody(BaseModel):
+    error: dict[str, Any]

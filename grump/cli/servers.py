@@ -1,0 +1,113 @@
+"""grump api | worker | beat | migrate | flower | demo: the long-running programs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from grump.settings import Settings
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def run_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from grump.api.app import create_app
+
+    settings = Settings()
+    _logging(settings)
+    app = create_app(settings)
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), workers=1)
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from grump.queues import WorkerKind
+    from grump.worker import create_worker_app
+
+    settings = Settings()
+    _logging(settings)
+    app = create_worker_app(settings, WorkerKind(args.tier))
+    argv = ["worker", f"--loglevel={settings.log_level}", f"--hostname={args.tier}@%h"]
+    if args.concurrency:
+        argv.append(f"--concurrency={args.concurrency}")
+    app.worker_main(argv)
+    return 0
+
+
+def run_beat(args: argparse.Namespace) -> int:
+    from grump.celery_app import create_celery
+
+    settings = Settings()
+    _logging(settings)
+    app = create_celery(settings)
+    schedule = args.schedule_file or str(settings.data_dir / "beat-schedule")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", f"--loglevel={settings.log_level}", f"--schedule={schedule}"])
+    return 0
+
+
+def run_migrate(_: argparse.Namespace) -> int:
+    from grump.ledger.migrate import upgrade
+
+    settings = Settings()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    print("ledger is at the latest migration")
+    return 0
+
+
+def run_flower(args: argparse.Namespace) -> int:
+    from grump.celery_app import create_celery
+
+    settings = Settings()
+    app = create_celery(settings)
+    argv: list[str] = ["flower", f"--port={args.port}"]
+    if settings.flower_user and settings.flower_password:
+        argv.append(f"--basic-auth={settings.flower_user}:{settings.flower_password}")
+    app.start(argv)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from grump.demo import run_demo as demo
+
+    return demo(Settings(), jobs=args.jobs)
+
+
+def add_commands(sub: Any) -> None:
+    api = sub.add_parser("api", help="run the producer API (uvicorn)")
+    api.add_argument("--host")
+    api.add_argument("--port", type=int)
+    api.set_defaults(handler=run_api)
+
+    worker = sub.add_parser("worker", help="run a worker of one tier")
+    worker.add_argument("--tier", choices=["cpu", "llm", "gpu"], required=True)
+    worker.add_argument("--concurrency", type=int)
+    worker.set_defaults(handler=run_worker)
+
+    beat = sub.add_parser("beat", help="run the beat scheduler (one instance only)")
+    beat.add_argument("--schedule-file")
+    beat.set_defaults(handler=run_beat)
+
+    sub.add_parser("migrate", help="bring the ledger to the latest schema").set_defaults(
+        handler=run_migrate
+    )
+
+    flower = sub.add_parser("flower", help="run Flower against the broker")
+    flower.add_argument("--port", type=int, default=5555)
+    flower.set_defaults(handler=run_flower)
+
+    demo = sub.add_parser("demo", help="run a mixed workload on the embedded default")
+    demo.add_argument("--jobs", type=int, default=300)
+    demo.set_defaults(handler=run_demo)

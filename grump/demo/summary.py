@@ -1,0 +1,90 @@
+"""The demo's closing table: per tier and kind, jobs, outcomes, latency, tokens, cost, savings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from rich.table import Table
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Group:
+    jobs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    latencies: list[float] = field(default_factory=list)
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+    baseline: Decimal = Decimal(0)
+
+    def add(self, job: dict[str, Any]) -> None:
+        self.jobs += 1
+        self.succeeded += job["status"] == "succeeded"
+        self.failed += job["status"] in ("failed", "rejected", "cancelled")
+        if job.get("finished_at"):
+            start = datetime.fromisoformat(job["created_at"])
+            end = datetime.fromisoformat(job["finished_at"])
+            self.latencies.append((end - start).total_seconds())
+        self.tokens += int(job["tokens_in"]) + int(job["tokens_out"])
+        self.cost += Decimal(job["cost"])
+        self.baseline += Decimal(job["baseline_cost"])
+
+
+def summarise(jobs: list[dict[str, Any]]) -> dict[tuple[str, str], Group]:
+    groups: dict[tuple[str, str], Group] = defaultdict(Group)
+    for job in jobs:
+        groups[(job["tier"], job["kind"])].add(job)
+    return dict(sorted(groups.items()))
+
+
+def _money(amount: Decimal) -> str:
+    return f"${amount:,.4f}"
+
+
+def _row(name: tuple[str, str], g: Group) -> list[str]:
+    saved = g.baseline - g.cost
+    share = f"{saved / g.baseline:.0%}" if g.baseline else "-"
+    return [
+        name[0],
+        name[1],
+        str(g.jobs),
+        f"{g.succeeded}/{g.failed}",
+        f"{percentile(g.latencies, 0.5) * 1000:.0f}",
+        f"{percentile(g.latencies, 0.95) * 1000:.0f}",
+        f"{g.tokens:,}",
+        _money(g.cost),
+        f"{_money(saved)} ({share})",
+    ]
+
+
+def summary_table(groups: dict[tuple[str, str], Group]) -> Table:
+    table = Table(title="grump demo: per tier and kind")
+    for column in ("tier", "kind", "jobs", "ok/failed", "p50 ms", "p95 ms", "tokens", "cost"):
+        table.add_column(column, justify="left" if column in ("tier", "kind") else "right")
+    table.add_column("saved vs all-premium", justify="right")
+    total = Group()
+    for name, group in groups.items():
+        table.add_row(*_row(name, group))
+        total.jobs += group.jobs
+        total.succeeded += group.succeeded
+        total.failed += group.failed
+        total.latencies += group.latencies
+        total.tokens += group.tokens
+        total.cost += group.cost
+        total.baseline += group.baseline
+    table.add_section()
+    table.add_row(*_row(("all", ""), total), style="bold")
+    return table

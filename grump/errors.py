@@ -1,0 +1,132 @@
+"""grump's one exception tree. Whether to retry is decided by base class.
+
+::
+
+    GrumpError
+    ├── RequestError                 the caller's fault: a 4xx, never retried
+    │   ├── ValidationFailed         422, names the field and the reason
+    │   ├── UnknownModel             422, a model missing from the price catalogue
+    │   ├── PayloadTooLarge          413
+    │   ├── Unauthorized             401
+    │   ├── Forbidden                403
+    │   ├── NotFound                 404 (also for another tenant's ids)
+    │   ├── Conflict                 409, e.g. cancelling a finished job
+    │   └── BudgetExceeded           402, nothing was enqueued
+    ├── TransientError               worth retrying later
+    │   ├── ServiceUnavailable       503 + Retry-After
+    │   │   ├── BrokerUnavailable
+    │   │   └── DatabaseUnavailable
+    │   └── ProviderTransient        429, 5xx, connection errors from a provider
+    └── PermanentError               retrying will not help
+        └── ProviderError            a provider refused the request or answered garbage
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GrumpError(Exception):
+    """Root of every error grump raises on purpose."""
+
+    status_code = 500
+    code = "internal"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class RequestError(GrumpError):
+    status_code = 400
+    code = "bad_request"
+
+
+class ValidationFailed(RequestError):
+    status_code = 422
+    code = "validation_failed"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}", field=field, reason=reason)
+
+
+class UnknownModel(ValidationFailed):
+    code = "unknown_model"
+
+    def __init__(self, model: str, field: str = "input.model") -> None:
+        super().__init__(field, f"model {model!r} is not in the price catalogue")
+
+
+class PayloadTooLarge(RequestError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class Unauthorized(RequestError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(RequestError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(RequestError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(RequestError):
+    status_code = 409
+    code = "conflict"
+
+
+class BudgetExceeded(RequestError):
+    status_code = 402
+    code = "budget_exceeded"
+
+
+class TransientError(GrumpError):
+    status_code = 503
+    code = "unavailable"
+
+
+class ServiceUnavailable(TransientError):
+    code = "service_unavailable"
+
+    def __init__(self, message: str, retry_after: int = 5, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    code = "broker_unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+
+
+class ProviderTransient(TransientError):
+    """A provider answered 429/5xx or could not be reached."""
+
+    code = "provider_unavailable"
+
+    def __init__(self, message: str, retry_after: float | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+
+class PermanentError(GrumpError):
+    code = "failed"
+
+
+class ProviderError(PermanentError):
+    """A provider refused the request (4xx) or sent a response grump cannot read."""
+
+    code = "provider_error"

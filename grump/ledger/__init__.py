@@ -1,0 +1,1 @@
+"""The Postgres (or embedded SQLite) ledger: jobs, results, cost events, keys."""

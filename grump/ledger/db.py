@@ -1,0 +1,100 @@
+"""Engine and sessions, and the one place database outages become DatabaseUnavailable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+
+from grump.errors import DatabaseUnavailable
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain postgres URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the API read while a worker thread writes; busy_timeout waits out a writer.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, pool_size: int = 10) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 3},
+    )
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for errors that mean the database is unreachable, not that a query was wrong."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _rollback_quietly(session: Session) -> None:
+    try:
+        session.rollback()
+    except DBAPIError:
+        # The connection is already gone; the pool discards it.
+        pass
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session], retry_after: int = 5) -> Iterator[Session]:
+    """A transaction: commit on success, roll back on error, outages as DatabaseUnavailable."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except DBAPIError as exc:
+        _rollback_quietly(session)
+        if is_outage(exc):
+            raise DatabaseUnavailable("database unavailable", retry_after=retry_after) from exc
+        raise
+    except PoolTimeout as exc:
+        _rollback_quietly(session)
+        raise DatabaseUnavailable("database unavailable", retry_after=retry_after) from exc
+    except BaseException:
+        _rollback_quietly(session)
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,211 @@
+"""Repository functions for jobs and their cost events.
+
+Every state change is one conditional UPDATE, so two workers (or a worker and a
+cancel) racing on one job cannot both win. The cost event is written in the
+same transaction as the result, and cost_events.job_id is unique: a job is
+charged at most once whatever happens to its messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from grump.errors import NotFound
+from grump.jobs import ACTIVE_STATUSES, JobStatus
+from grump.ledger.db import utcnow
+from grump.ledger.models import CostEvent, Job
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a job produced, ready to be written to the ledger."""
+
+    result: dict[str, Any]
+    model: str
+    provider: str
+    tokens_in: int
+    tokens_out: int
+    cost: Decimal
+    baseline_cost: Decimal
+    cache_savings: Decimal = Decimal(0)
+    cached: bool = False
+
+    @property
+    def routing_savings(self) -> Decimal:
+        return max(Decimal(0), self.baseline_cost - self.cost - self.cache_savings)
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def get_job(session: Session, tenant: str, job_id: uuid.UUID) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or job.tenant != tenant:
+        # Another tenant's job is indistinguishable from a missing one.
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def find_by_idempotency(session: Session, tenant: str, key: str) -> Job | None:
+    return session.scalars(
+        select(Job).where(Job.tenant == tenant, Job.idempotency_key == key)
+    ).first()
+
+
+def find_inflight(session: Session, tenant: str, fingerprint: str) -> Job | None:
+    return session.scalars(
+        select(Job).where(
+            Job.tenant == tenant, Job.fingerprint == fingerprint, Job.status.in_(_ACTIVE)
+        )
+    ).first()
+
+
+def note_coalesced(session: Session, job_id: uuid.UUID) -> None:
+    session.execute(
+        update(Job).where(Job.id == job_id).values(coalesced_count=Job.coalesced_count + 1)
+    )
+
+
+def mark_enqueued(session: Session, job_id: uuid.UUID, at: datetime) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=at))
+
+
+def reject_unenqueued(session: Session, job_id: uuid.UUID, reason: str) -> None:
+    """A job whose message never reached the broker is rejected, not left queued."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+        .values(
+            status=JobStatus.REJECTED.value,
+            error={"code": "broker_unavailable", "message": reason},
+            finished_at=utcnow(),
+        )
+    )
+
+
+def claim(session: Session, job_id: uuid.UUID, deadline: datetime) -> Job | None:
+    """Mark a job running and count the attempt; None when it is already final."""
+    now = utcnow()
+    changed = _rowcount(
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(_ACTIVE))
+            .values(
+                status=JobStatus.RUNNING.value,
+                attempts=Job.attempts + 1,
+                started_at=now,
+                deadline_at=deadline,
+            )
+        )
+    )
+    if not changed:
+        return None
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def load_active(session: Session, job_id: uuid.UUID) -> Job | None:
+    job = session.get(Job, job_id)
+    if job is None or job.status not in _ACTIVE:
+        return None
+    return job
+
+
+def finish(session: Session, job: Job, outcome: Outcome) -> bool:
+    """Record success and its one cost event; False when the job was already final."""
+    now = utcnow()
+    changed = _rowcount(
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status.in_(_ACTIVE))
+            .values(
+                status=JobStatus.SUCCEEDED.value,
+                result=outcome.result,
+                error=None,
+                model=outcome.model,
+                tokens_in=outcome.tokens_in,
+                tokens_out=outcome.tokens_out,
+                cost=outcome.cost,
+                baseline_cost=outcome.baseline_cost,
+                attempts=Job.attempts + (0 if job.started_at else 1),
+                finished_at=now,
+            )
+        )
+    )
+    if not changed:
+        return False
+    session.add(
+        CostEvent(
+            job_id=job.id,
+            tenant=job.tenant,
+            user_id=job.user_id,
+            session_id=job.session_id,
+            kind=job.kind,
+            model=outcome.model,
+            tier=job.tier,
+            provider=outcome.provider,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+            cost=outcome.cost,
+            baseline_cost=outcome.baseline_cost,
+            cache_savings=outcome.cache_savings,
+            routing_savings=outcome.routing_savings,
+            cached=outcome.cached,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def fail(session: Session, job_id: uuid.UUID, error: dict[str, Any]) -> bool:
+    changed = _rowcount(
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(_ACTIVE))
+            .values(status=JobStatus.FAILED.value, error=error, finished_at=utcnow())
+        )
+    )
+    return bool(changed)
+
+
+def cancel(session: Session, tenant: str, job_id: uuid.UUID) -> bool:
+    """Cancel a queued job; False when it has already started or finished."""
+    get_job(session, tenant, job_id)
+    changed = _rowcount(
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+            .values(status=JobStatus.CANCELLED.value, finished_at=utcnow())
+        )
+    )
+    return bool(changed)
+
+
+def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
+    """Jobs queued or running past their deadline: their message was probably lost."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.status.in_(_ACTIVE), Job.deadline_at < now)
+            .order_by(Job.deadline_at)
+            .limit(limit)
+        )
+    )
+
+
+def extend_deadline(session: Session, job_id: uuid.UUID, deadline: datetime) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(_ACTIVE))
+        .values(status=JobStatus.QUEUED.value, deadline_at=deadline)
+    )

@@ -1,0 +1,45 @@
+"""Every Prometheus metric grump exports, defined once.
+
+Labels are bounded: model, tier, queue, kind, cache tier, outcome, provider.
+Never user, tenant or job ids.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LLM_COST_USD = Counter("llm_cost_usd", "Money spent on provider calls", ["model", "tier", "kind"])
+LLM_COST_PER_REQUEST = Histogram(
+    "llm_cost_per_request_usd",
+    "Cost of one job",
+    ["kind", "tier"],
+    buckets=(0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+)
+CACHE_SAVINGS_USD = Counter("cache_savings_usd", "Money saved by cache hits", ["kind"])
+ROUTING_SAVINGS_USD = Counter(
+    "model_routing_savings_usd", "Money saved by routing below premium", ["model", "tier"]
+)
+QUEUE_DEPTH = Gauge("worker_queue_depth", "Messages waiting in a queue", ["queue"])
+GPU_UTILIZATION = Gauge("gpu_utilization_percent", "GPU utilisation from NVML")
+CACHE_HITS = Counter("tiered_cache_hits", "Cache hits by tier", ["cache_tier", "kind"])
+BATCH_REQUESTS = Counter(
+    "batch_processing_requests", "Texts sent to the provider in batched calls", ["model"]
+)
+COMPLEXITY_SCORE = Histogram(
+    "task_complexity_score", "Complexity score of routed jobs", ["kind"], buckets=range(0, 101, 10)
+)
+JOBS_SUBMITTED = Counter("grump_jobs_submitted", "Jobs accepted at submit", ["kind", "tier"])
+JOBS_REJECTED = Counter("grump_jobs_rejected", "Jobs refused at submit", ["kind", "reason"])
+JOBS_FINISHED = Counter(
+    "grump_jobs_finished", "Jobs that reached a final state", ["kind", "tier", "outcome"]
+)
+JOB_LATENCY = Histogram(
+    "grump_job_latency_seconds",
+    "Time from submit to finish",
+    ["kind", "tier"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+JOBS_REQUEUED = Counter("grump_jobs_requeued", "Stuck jobs enqueued again by beat", ["kind"])
+BUDGET_ALERTS = Counter("grump_budget_alerts", "Budget alert thresholds crossed", ["period"])
+BEAT_HEARTBEAT = Gauge("grump_beat_heartbeat_timestamp_seconds", "Last beat task run (Unix time)")
+PROVIDER_ERRORS = Counter("grump_provider_errors", "Failed provider calls", ["provider"])

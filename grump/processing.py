@@ -1,0 +1,118 @@
+"""Running one job against the ledger: claim, execute, record. No Celery here.
+
+The order is what makes effects exactly-once under at-least-once delivery:
+a job already final is skipped; the result and its cost event are committed
+together by one conditional UPDATE, so a second run of the same job (a
+redelivered message, a requeue) can never record or charge it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from grump import metrics
+from grump.errors import GrumpError
+from grump.execution import run_complete, run_embed, run_parse
+from grump.jobs import CompleteInput, EmbedInput, JobKind, ParseInput
+from grump.ledger import jobs as ledger
+from grump.ledger.db import session_scope, utcnow
+from grump.ledger.models import Job
+from grump.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Step(StrEnum):
+    SUCCEEDED = "succeeded"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The parts of a job row that running it needs, detached from the session."""
+
+    id: uuid.UUID
+    kind: JobKind
+    tier: str
+    model: str | None
+    input: dict[str, Any]
+
+
+def _claim(runtime: Runtime, job_id: uuid.UUID) -> Claimed | None:
+    deadline = utcnow() + timedelta(seconds=runtime.settings.job_deadline_seconds)
+    with session_scope(runtime.sessions) as session:
+        # Parsing takes microseconds: marking it running first would double its ledger writes.
+        job = session.get(Job, job_id)
+        if job is not None and job.kind != JobKind.PARSE:
+            job = ledger.claim(session, job_id, deadline)
+        elif job is not None:
+            job = ledger.load_active(session, job_id)
+        if job is None:
+            return None
+        return Claimed(job.id, JobKind(job.kind), job.tier, job.model, dict(job.input))
+
+
+def execute(runtime: Runtime, job: Claimed) -> ledger.Outcome:
+    settings = runtime.settings
+    catalogue = runtime.catalogue
+    if job.kind is JobKind.PARSE:
+        return run_parse(ParseInput.model_validate(job.input), catalogue, settings.premium_model)
+    if job.kind is JobKind.COMPLETE:
+        model = job.model or settings.economy_model
+        payload = CompleteInput.model_validate(job.input)
+        return run_complete(payload, model, runtime.chat(model), catalogue, settings.premium_model)
+    model = job.model or settings.embed_model
+    return run_embed(EmbedInput.model_validate(job.input), model, runtime.embeddings, catalogue)
+
+
+def _record(runtime: Runtime, job_id: uuid.UUID, outcome: ledger.Outcome) -> bool:
+    with session_scope(runtime.sessions) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return False
+        recorded = ledger.finish(session, job, outcome)
+        created_at = job.created_at
+        kind, tier = job.kind, job.tier
+    if recorded:
+        _observe_success(kind, tier, outcome, (utcnow() - created_at).total_seconds())
+    return recorded
+
+
+def _observe_success(kind: str, tier: str, outcome: ledger.Outcome, latency: float) -> None:
+    metrics.JOBS_FINISHED.labels(kind, tier, "succeeded").inc()
+    metrics.JOB_LATENCY.labels(kind, tier).observe(max(0.0, latency))
+    metrics.LLM_COST_USD.labels(outcome.model, tier, kind).inc(float(outcome.cost))
+    metrics.LLM_COST_PER_REQUEST.labels(kind, tier).observe(float(outcome.cost))
+    if outcome.routing_savings:
+        metrics.ROUTING_SAVINGS_USD.labels(outcome.model, tier).inc(float(outcome.routing_savings))
+
+
+def process_job(runtime: Runtime, job_id: uuid.UUID) -> Step:
+    """Run a job once. Transient errors propagate for the caller to retry."""
+    job = _claim(runtime, job_id)
+    if job is None:
+        log.info("job %s is already final; nothing to do", job_id)
+        return Step.SKIPPED
+    outcome = execute(runtime, job)
+    return Step.SUCCEEDED if _record(runtime, job_id, outcome) else Step.SKIPPED
+
+
+def fail_job(runtime: Runtime, job_id: uuid.UUID, error: GrumpError | Exception) -> bool:
+    """Mark a job failed with a message a caller can act on."""
+    if isinstance(error, GrumpError):
+        detail = error.to_dict()
+    else:
+        detail = {"code": "internal", "message": f"{type(error).__name__}: {error}"}
+    with session_scope(runtime.sessions) as session:
+        job = session.get(Job, job_id)
+        failed = ledger.fail(session, job_id, detail)
+        kind, tier = (job.kind, job.tier) if job else ("unknown", "unknown")
+    if failed:
+        metrics.JOBS_FINISHED.labels(kind, tier, "failed").inc()
+    return failed

@@ -1,0 +1,1 @@
+"""Model providers: NVIDIA NIM, Anthropic, and the offline provider."""

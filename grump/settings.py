@@ -1,0 +1,97 @@
+"""All of grump's settings: one class, ``GRUMP_`` environment variables.
+
+This module is the only reader of ``os.environ`` in the package. Every field
+has a default, and the README lists them all. With no broker and no database
+URL set, grump runs embedded: an in-process broker and workers, a SQLite file
+and the offline providers.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """grump's configuration, read from ``GRUMP_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="GRUMP_", extra="ignore")
+
+    # Where things run
+    broker_url: str | None = Field(None, description="Celery broker; unset means embedded")
+    redis_url: str | None = Field(None, description="Redis for cache, coalescing, rate limits")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; unset means SQLite")
+    data_dir: Path = Field(Path(".grump"), description="SQLite file, disk cache, reports")
+    reports_dir: Path | None = Field(None, description="Where cost reports are written")
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_url: str = Field("http://127.0.0.1:8000", description="Where clients reach the API")
+    api_key: str | None = Field(None, description="Key used by the CLI and client")
+    max_body_bytes: int = 1_048_576
+    max_text_bytes: int = 65_536
+    max_texts_per_job: int = 1024
+    max_jobs_per_batch: int = 500
+    retry_after_seconds: int = 5
+
+    # Jobs and delivery
+    job_deadline_seconds: int = Field(600, description="queued/running past this is stuck")
+    visibility_timeout_seconds: int = Field(3600, description="Redis broker redelivery delay")
+    task_max_retries: int = 5
+    requeue_interval_seconds: int = 60
+    default_priority: int = 5
+
+    # Workers
+    cpu_concurrency: int = 2
+    llm_concurrency: int = 8
+    gpu_concurrency: int = 1
+    metrics_port: int = Field(0, description="worker/beat /metrics port; 0 turns it off")
+
+    # Providers (no key set: the offline providers answer)
+    nim_url: str = "https://integrate.api.nvidia.com/v1"
+    nim_api_key: str | None = None
+    anthropic_url: str = "https://api.anthropic.com"
+    anthropic_api_key: str | None = None
+    anthropic_version: str = "2023-06-01"
+    provider_timeout_seconds: float = 60.0
+    provider_connect_timeout_seconds: float = 5.0
+    offline_latency_ms: float = Field(0.0, description="Simulated latency of offline providers")
+
+    # Models and routing
+    economy_model: str = "moonshotai/kimi-k2.5"
+    premium_model: str = "claude-sonnet-4-5"
+    embed_model: str = "nvidia/nv-embedqa-e5-v5"
+    embed_dimensions: int = 1024
+    routing_threshold: int = Field(60, ge=0, le=100)
+    max_cost_per_request: Decimal | None = None
+    price_catalogue_file: Path | None = None
+
+    # Flower (basic auth; Flower refuses to start without both in compose and Helm)
+    flower_user: str | None = None
+    flower_password: str | None = None
+
+    # Logging
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        """True when grump runs everything in one process (no broker, no database)."""
+        return self.broker_url is None and self.database_url is None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'grump.db'}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or "memory://localhost/"
+
+    @property
+    def effective_reports_dir(self) -> Path:
+        return self.reports_dir or self.data_dir / "reports"

@@ -1,0 +1,13 @@
+"""Thin Celery tasks: decode, call library code, map errors to retry or failure."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from grump.tasks.maintenance import register_maintenance
+from grump.tasks.run_job import register_run_job
+
+
+def register_tasks(app: Celery) -> None:
+    register_run_job(app)
+    register_maintenance(app)

@@ -1,0 +1,46 @@
+"""Building the Celery app for one kind of worker (cpu, llm, gpu)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_ready
+from kombu import Queue
+
+from grump.celery_app import create_celery, runtime_of
+from grump.queues import WORKER_PROFILES, WorkerKind
+from grump.settings import Settings
+
+
+def concurrency_for(settings: Settings, kind: WorkerKind) -> int:
+    return {
+        WorkerKind.CPU: settings.cpu_concurrency,
+        WorkerKind.LLM: settings.llm_concurrency,
+        WorkerKind.GPU: settings.gpu_concurrency,
+    }[kind]
+
+
+def create_worker_app(settings: Settings, kind: WorkerKind) -> Celery:
+    profile = WORKER_PROFILES[kind]
+    app = create_celery(settings)
+    app.conf.update(
+        task_queues=[Queue(name, routing_key=name) for name in profile.queues],
+        worker_prefetch_multiplier=profile.prefetch_multiplier,
+        worker_pool=profile.pool,
+        worker_concurrency=concurrency_for(settings, kind),
+    )
+
+    def _fresh_connections(**_: Any) -> None:
+        # A forked child must not reuse the parent's database connections.
+        runtime_of(app).dispose()
+
+    def _serve_metrics(**_: Any) -> None:
+        if settings.metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(settings.metrics_port)
+
+    worker_process_init.connect(_fresh_connections, weak=False)
+    worker_ready.connect(_serve_metrics, weak=False)
+    return app
