@@ -27,11 +27,21 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
             continue
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in _KIND_TAGS and parts and parts[-1] != "kind":
+        elif item in _KIND_TAGS:
             continue  # pydantic's discriminator tag, not a field the caller wrote
         else:
             parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "body"
+    return "".join(parts)
+
+
+def describe(error: dict[str, Any]) -> dict[str, str]:
+    """One pydantic error as {field, reason}, in the caller's terms."""
+    field = field_path(tuple(error.get("loc", ())))
+    reason = str(error.get("msg", "invalid"))
+    if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        field = f"{field}.kind" if field else "kind"
+        reason = "must be one of " + ", ".join(k.value for k in JobKind)
+    return {"field": field or "body", "reason": reason}
 
 
 def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
@@ -46,10 +56,7 @@ def _unavailable(retry_after: int, message: str) -> JSONResponse:
 def install_error_handlers(app: FastAPI, retry_after: int) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": field_path(tuple(e.get("loc", ()))), "reason": str(e.get("msg", ""))}
-            for e in exc.errors()
-        ]
+        errors = [describe(e) for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "reason": "invalid"}
         message = f"{first['field']}: {first['reason']}"
         return _error(422, {"code": "validation_failed", "message": message, **first, "errors": errors})

@@ -1,0 +1,102 @@
+"""Jobs flow API -> Redis -> worker -> Postgres, and a lost message is found again."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+
+from grump.api.app import create_app
+from grump.celery_app import create_celery
+from grump.ledger.db import session_scope, utcnow
+from grump.ledger.keys import create_api_key
+from grump.ledger.models import CostEvent, Job
+from grump.queues import ALL_QUEUES, redis_priority_keys
+from grump.runtime import Runtime
+from grump.settings import Settings
+from grump.tasks.maintenance import requeue_stuck_jobs
+
+pytestmark = pytest.mark.integration
+COMPLETE = {"kind": "complete", "input": {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 30}}
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.runtime = Runtime(settings)
+        self.celery = create_celery(settings, self.runtime)
+        self.client = TestClient(create_app(settings, self.runtime, self.celery))
+        with session_scope(self.runtime.sessions) as session:
+            self.key = create_api_key(session, "acme")
+
+    def submit(self, body: dict[str, object]) -> str:
+        response = self.client.post("/v1/jobs", json=body, headers={"Authorization": f"Bearer {self.key}"})
+        assert response.status_code == 202, response.text
+        return str(response.json()["id"])
+
+    def wait(self, job_id: str, timeout: float = 20) -> dict[str, object]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job: dict[str, object] = self.client.get(
+                f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {self.key}"}
+            ).json()
+            if job["status"] in ("succeeded", "failed"):
+                return job
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} did not finish")
+
+    def cost_events(self, job_id: str) -> int:
+        with self.runtime.sessions() as session:
+            query = select(func.count()).select_from(CostEvent).where(CostEvent.job_id == uuid.UUID(job_id))
+            return int(session.scalar(query) or 0)
+
+
+@pytest.fixture
+def stack(real_settings: Settings) -> Iterator[Stack]:
+    built = Stack(real_settings)
+    yield built
+    built.client.close()
+    built.runtime.dispose()
+
+
+def _worker(stack: Stack):  # type: ignore[no-untyped-def]
+    return start_worker(
+        stack.celery, pool="threads", concurrency=2, perform_ping_check=False,
+        queues=list(ALL_QUEUES), loglevel="WARNING",
+    )
+
+
+def test_jobs_of_every_kind_run_end_to_end(stack: Stack) -> None:
+    ids = [
+        stack.submit({"kind": "parse", "input": {"text": "todo app with Google login and Stripe"}}),
+        stack.submit(COMPLETE),
+        stack.submit({"kind": "embed", "input": {"texts": ["a", "b", "c"], "dimensions": 16}}),
+    ]
+    with _worker(stack):
+        jobs = [stack.wait(i) for i in ids]
+    assert [j["status"] for j in jobs] == ["succeeded"] * 3
+    assert jobs[0]["result"]["intents"][0]["integrations"] == ["stripe"]  # type: ignore[index]
+    assert len(jobs[2]["result"]["embeddings"]) == 3  # type: ignore[index]
+    assert all(stack.cost_events(i) == 1 for i in ids)
+
+
+def test_a_lost_message_is_requeued_by_beat(stack: Stack, redis_url: str) -> None:
+    job_id = stack.submit(COMPLETE)
+    # Lose the message, as a Redis restart without persistence would.
+    client = redis.Redis.from_url(redis_url)
+    queue = "complete.economy" if "economy" in str(stack.client.get(f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {stack.key}"}).json()["queue"]) else "complete.premium"
+    assert sum(client.llen(k) for k in redis_priority_keys(queue)) == 1
+    client.delete(*redis_priority_keys(queue))
+    with session_scope(stack.runtime.sessions) as session:
+        session.execute(update(Job).values(deadline_at=utcnow() - timedelta(seconds=1)))
+    assert requeue_stuck_jobs(stack.runtime, stack.celery) == 1
+    assert requeue_stuck_jobs(stack.runtime, stack.celery) == 0  # deadline moved on: not twice
+    with _worker(stack):
+        job = stack.wait(job_id)
+    assert job["status"] == "succeeded" and stack.cost_events(job_id) == 1

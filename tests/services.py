@@ -1,0 +1,74 @@
+"""Finding the real Redis and Postgres the integration and e2e tests use.
+
+Locally an unreachable service skips with a one-line reason; with CI=true it
+fails the run, never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+IN_CI = os.environ.get("CI") == "true"
+REDIS_URL = os.environ.get("GRUMP_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+DATABASE_URL = os.environ.get(
+    "GRUMP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def redis_or_skip() -> str:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def create_database() -> tuple[str, str]:
+    """A fresh, empty database for this test session: (url, name)."""
+    admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+    name = f"grump_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        unavailable(f"Postgres not reachable at {DATABASE_URL}: {type(exc).__name__}")
+    finally:
+        admin.dispose()
+    return _with_database(DATABASE_URL, name), name
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
