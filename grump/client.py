@@ -38,7 +38,9 @@ FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "rejected"})
 
 class _Retryable(Exception):
     def __init__(self, response: httpx.Response | None, cause: Exception | None = None) -> None:
-        super().__init__(str(cause) if cause else f"HTTP {response.status_code if response else '?'}")
+        super().__init__(
+            str(cause) if cause else f"HTTP {response.status_code if response else '?'}"
+        )
         self.response = response
         self.cause = cause
 
@@ -100,7 +102,9 @@ class GrumpClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(initial=self.backoff_initial, max=30, jitter=self.backoff_initial / 2),
+            wait=wait_exponential_jitter(
+                initial=self.backoff_initial, max=30, jitter=self.backoff_initial / 2
+            ),
             retry=retry_if_exception_type(_Retryable),
             retry_error_callback=_give_up,
             reraise=False,

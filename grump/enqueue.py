@@ -12,7 +12,9 @@ from grump.errors import BrokerUnavailable
 from grump.queues import RUN_JOB_TASK, celery_priority
 
 
-def publish_job(app: Celery, job_id: uuid.UUID, queue: str, priority: int, retry_after: int) -> None:
+def publish_job(
+    app: Celery, job_id: uuid.UUID, queue: str, priority: int, retry_after: int
+) -> None:
     try:
         app.send_task(
             RUN_JOB_TASK,

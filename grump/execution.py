@@ -8,8 +8,8 @@ baseline that savings are measured against).
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from grump.gpu import array_module
 from grump.jobs import CompleteInput, EmbedInput, ParseInput
 from grump.ledger.jobs import Outcome
 from grump.pricing import PARSER_MODEL, PriceCatalogue
@@ -21,6 +21,7 @@ from grump.providers.base import (
     EmbedRequest,
     estimate_tokens,
 )
+from grump.vectors import postprocess
 
 
 def run_parse(payload: ParseInput, catalogue: PriceCatalogue, premium_model: str) -> Outcome:
@@ -74,15 +75,6 @@ def run_complete(
     )
 
 
-def encode_vectors(vectors: list[list[float]], encoding: str) -> list[Any]:
-    """Float vectors as the caller asked for them."""
-    if encoding == "float":
-        return vectors
-    from grump.vectors import encode_host  # numpy/cupy only where asked for
-
-    return encode_host(vectors, encoding)
-
-
 def run_embed(
     payload: EmbedInput, model: str, provider: EmbeddingProvider, catalogue: PriceCatalogue
 ) -> Outcome:
@@ -95,14 +87,11 @@ def run_embed(
     )
     answer = provider.embed(request)
     cost = catalogue.price(model).cost(answer.tokens_in)
-    dims = len(answer.vectors[0]) if answer.vectors else 0
+    encoded = postprocess(
+        answer.vectors, dimensions=payload.dimensions, encoding=payload.encoding, xp=array_module()
+    )
     return Outcome(
-        result={
-            "embeddings": encode_vectors(answer.vectors, payload.encoding),
-            "model": model,
-            "dimensions": dims,
-            "encoding": payload.encoding,
-        },
+        result={"model": model, **encoded.to_json()},
         model=model,
         provider=answer.provider,
         tokens_in=answer.tokens_in,
@@ -111,5 +100,3 @@ def run_embed(
         # Embeddings have no premium alternative: the baseline is the same call, uncached.
         baseline_cost=cost,
     )
-
-

@@ -43,7 +43,6 @@ class Settings(BaseSettings):
     visibility_timeout_seconds: int = Field(3600, description="Redis broker redelivery delay")
     task_max_retries: int = 5
     requeue_interval_seconds: int = 60
-    default_priority: int = 5
 
     # Workers
     cpu_concurrency: int = 2

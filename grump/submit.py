@@ -116,7 +116,9 @@ def plan_job(runtime: Runtime, request: AnyJobRequest) -> Plan:
     return Plan(tier, queue_for(tier), model, decision, fingerprint(request, model))
 
 
-def _new_job(settings: Settings, tenant: str, request: AnyJobRequest, plan: Plan, key: str | None) -> Job:
+def _new_job(
+    settings: Settings, tenant: str, request: AnyJobRequest, plan: Plan, key: str | None
+) -> Job:
     now = utcnow()
     return Job(
         id=uuid.uuid4(),
@@ -143,7 +145,9 @@ def _new_job(settings: Settings, tenant: str, request: AnyJobRequest, plan: Plan
     )
 
 
-def _record(runtime: Runtime, tenant: str, request: AnyJobRequest, plan: Plan, key: str | None) -> Submitted:
+def _record(
+    runtime: Runtime, tenant: str, request: AnyJobRequest, plan: Plan, key: str | None
+) -> Submitted:
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
         if key is not None:
             earlier = ledger.find_by_idempotency(session, tenant, key)

@@ -21,7 +21,11 @@ from grump.settings import Settings
 
 def local_settings(tmp_path: Path, **overrides: object) -> Settings:
     """Embedded settings in a temporary directory, ignoring the caller's GRUMP_ variables."""
-    values: dict[str, object] = {"data_dir": tmp_path / "grump", "broker_url": None, "database_url": None}
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "grump",
+        "broker_url": None,
+        "database_url": None,
+    }
     values.update(overrides)
     return Settings.model_validate(values)
 

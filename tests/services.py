@@ -53,7 +53,9 @@ def _with_database(url: str, name: str) -> str:
 
 def create_database() -> tuple[str, str]:
     """A fresh, empty database for this test session: (url, name)."""
-    admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+    admin = create_engine(
+        DATABASE_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2}
+    )
     name = f"grump_test_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as connection:

@@ -44,7 +44,9 @@ def describe(error: dict[str, Any]) -> dict[str, str]:
     return {"field": field or "body", "reason": reason}
 
 
-def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
@@ -59,7 +61,9 @@ def install_error_handlers(app: FastAPI, retry_after: int) -> None:
         errors = [describe(e) for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "reason": "invalid"}
         message = f"{first['field']}: {first['reason']}"
-        return _error(422, {"code": "validation_failed", "message": message, **first, "errors": errors})
+        return _error(
+            422, {"code": "validation_failed", "message": message, **first, "errors": errors}
+        )
 
     @app.exception_handler(GrumpError)
     async def on_grump_error(_: Request, exc: GrumpError) -> JSONResponse:

@@ -64,7 +64,7 @@ class JobView(BaseModel):
 
 
 class BatchSubmit(BaseModel):
-    jobs: list[JobRequest] = Field(min_length=1)  # type: ignore[valid-type]
+    jobs: list[JobRequest] = Field(min_length=1)
 
 
 class BatchItem(BaseModel):

@@ -29,7 +29,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="grump", description="LLM work as a distributed job queue, with its cost under control."
+        prog="grump",
+        description="LLM work as a distributed job queue, with its cost under control.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     servers.add_commands(sub)

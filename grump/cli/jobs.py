@@ -96,7 +96,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--wait", type=float, default=0, help="seconds to wait for the result")
     _common(p)
     p.set_defaults(handler=submit)
-    for name, handler, text in (("get", get, "show a job"), ("cancel", cancel, "cancel a queued job")):
+    for name, handler, text in (
+        ("get", get, "show a job"),
+        ("cancel", cancel, "cancel a queued job"),
+    ):
         q = sub.add_parser(name, help=text)
         q.add_argument("job_id")
         _common(q)
@@ -107,5 +110,3 @@ def add_commands(sub: Any) -> None:
     listing.add_argument("--limit", type=int, default=20)
     _common(listing)
     listing.set_defaults(handler=list_jobs)
-
-

@@ -17,7 +17,9 @@ from grump.settings import Settings
 BATCH = 50
 
 
-def _submit_all(client: GrumpClient, workload: list[dict[str, Any]], progress: Progress) -> list[str]:
+def _submit_all(
+    client: GrumpClient, workload: list[dict[str, Any]], progress: Progress
+) -> list[str]:
     task = progress.add_task("submitting", total=len(workload))
     ids: list[str] = []
     for start in range(0, len(workload), BATCH):
@@ -28,7 +30,9 @@ def _submit_all(client: GrumpClient, workload: list[dict[str, Any]], progress: P
     return ids
 
 
-def _wait_all(client: GrumpClient, ids: list[str], progress: Progress, timeout: float) -> list[dict[str, Any]]:
+def _wait_all(
+    client: GrumpClient, ids: list[str], progress: Progress, timeout: float
+) -> list[dict[str, Any]]:
     task = progress.add_task("running", total=len(ids))
     unique = list(dict.fromkeys(ids))
     finished: dict[str, dict[str, Any]] = {}
@@ -50,10 +54,20 @@ def run_demo(settings: Settings, jobs: int = 300, timeout: float = 300.0) -> int
         console.print(f"[bold]grump[/] embedded at {grump.api_url}")
         console.print(f"local API key (tenant 'local'): {grump.api_key}")
         if settings.nim_api_key is None and settings.anthropic_api_key is None:
-            console.print("providers: [yellow]offline[/] (deterministic, no network; set keys for real ones)")
+            console.print(
+                "providers: [yellow]offline[/] (deterministic, no network; set keys for real ones)"
+            )
         workload = make_workload(jobs)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with GrumpClient(grump.api_url, grump.api_key) as client, Progress(*columns, console=console) as progress:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with (
+            GrumpClient(grump.api_url, grump.api_key) as client,
+            Progress(*columns, console=console) as progress,
+        ):
             ids = _submit_all(client, workload, progress)
             done = _wait_all(client, ids, progress, timeout)
     console.print(summary_table(summarise(done)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,11 +71,9 @@ def is_outage(exc: BaseException) -> bool:
 
 
 def _rollback_quietly(session: Session) -> None:
-    try:
+    # The connection may already be gone; the pool discards it.
+    with suppress(DBAPIError):
         session.rollback()
-    except DBAPIError:
-        # The connection is already gone; the pool discards it.
-        pass
 
 
 @contextmanager

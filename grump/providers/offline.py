@@ -21,11 +21,54 @@ from grump.providers.base import (
     estimate_tokens,
 )
 
-_WORDS = (
-    "the plan is to split the work into small steps and check each one before moving on "
-    "first define the data model then the interfaces then write tests for the edge cases "
-    "keep state in one place handle errors at the boundary and log what matters"
-).split()
+_WORDS = [
+    "the",
+    "plan",
+    "is",
+    "to",
+    "split",
+    "the",
+    "work",
+    "into",
+    "small",
+    "steps",
+    "and",
+    "check",
+    "each",
+    "one",
+    "before",
+    "moving",
+    "on",
+    "first",
+    "define",
+    "the",
+    "data",
+    "model",
+    "then",
+    "the",
+    "interfaces",
+    "then",
+    "write",
+    "tests",
+    "for",
+    "the",
+    "edge",
+    "cases",
+    "keep",
+    "state",
+    "in",
+    "one",
+    "place",
+    "handle",
+    "errors",
+    "at",
+    "the",
+    "boundary",
+    "and",
+    "log",
+    "what",
+    "matters",
+]
 _MESSAGE_OVERHEAD_TOKENS = 4
 
 

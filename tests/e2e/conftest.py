@@ -27,14 +27,21 @@ class Programs:
         log = open(self.logs / f"{name}-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "grump.cli", *args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs.append(proc)
         return proc
 
     def run(self, *args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "grump.cli", *args], env=self.env, capture_output=True, timeout=60, check=True
+            [sys.executable, "-m", "grump.cli", *args],
+            env=self.env,
+            capture_output=True,
+            timeout=60,
+            check=True,
         )
         return done.stdout.decode()
 
@@ -54,7 +61,9 @@ class Programs:
                 os.killpg(proc.pid, signal.SIGKILL)
 
     def log_text(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.glob("*.log")))
+        return "\n".join(
+            p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.glob("*.log"))
+        )
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ from tests.e2e.conftest import Programs, wait_ready
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
-def _wait_status(client: GrumpClient, job_id: str, wanted: str, timeout: float) -> dict[str, object]:
+def _wait_status(
+    client: GrumpClient, job_id: str, wanted: str, timeout: float
+) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(job_id)

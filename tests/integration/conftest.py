@@ -46,7 +46,9 @@ def clean_ledger(pg_url: str) -> str:
 
 
 @pytest.fixture
-def real_settings(clean_ledger: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def real_settings(
+    clean_ledger: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings.model_validate(
         {
             "broker_url": redis_url,

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.integration
 BODY = {"kind": "parse", "input": {"text": "todo app"}}
 
 
-def test_broker_down_is_503_and_the_job_is_not_left_queued(clean_ledger: str, tmp_path: Path) -> None:
+def test_broker_down_is_503_and_the_job_is_not_left_queued(
+    clean_ledger: str, tmp_path: Path
+) -> None:
     settings = Settings.model_validate(
         {
             "broker_url": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there

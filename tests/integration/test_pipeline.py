@@ -24,7 +24,10 @@ from grump.settings import Settings
 from grump.tasks.maintenance import requeue_stuck_jobs
 
 pytestmark = pytest.mark.integration
-COMPLETE = {"kind": "complete", "input": {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 30}}
+COMPLETE = {
+    "kind": "complete",
+    "input": {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 30},
+}
 
 
 class Stack:
@@ -36,7 +39,9 @@ class Stack:
             self.key = create_api_key(session, "acme")
 
     def submit(self, body: dict[str, object]) -> str:
-        response = self.client.post("/v1/jobs", json=body, headers={"Authorization": f"Bearer {self.key}"})
+        response = self.client.post(
+            "/v1/jobs", json=body, headers={"Authorization": f"Bearer {self.key}"}
+        )
         assert response.status_code == 202, response.text
         return str(response.json()["id"])
 
@@ -53,7 +58,11 @@ class Stack:
 
     def cost_events(self, job_id: str) -> int:
         with self.runtime.sessions() as session:
-            query = select(func.count()).select_from(CostEvent).where(CostEvent.job_id == uuid.UUID(job_id))
+            query = (
+                select(func.count())
+                .select_from(CostEvent)
+                .where(CostEvent.job_id == uuid.UUID(job_id))
+            )
             return int(session.scalar(query) or 0)
 
 
@@ -67,8 +76,12 @@ def stack(real_settings: Settings) -> Iterator[Stack]:
 
 def _worker(stack: Stack):  # type: ignore[no-untyped-def]
     return start_worker(
-        stack.celery, pool="threads", concurrency=2, perform_ping_check=False,
-        queues=list(ALL_QUEUES), loglevel="WARNING",
+        stack.celery,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        queues=list(ALL_QUEUES),
+        loglevel="WARNING",
     )
 
 
@@ -90,7 +103,16 @@ def test_a_lost_message_is_requeued_by_beat(stack: Stack, redis_url: str) -> Non
     job_id = stack.submit(COMPLETE)
     # Lose the message, as a Redis restart without persistence would.
     client = redis.Redis.from_url(redis_url)
-    queue = "complete.economy" if "economy" in str(stack.client.get(f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {stack.key}"}).json()["queue"]) else "complete.premium"
+    queue = (
+        "complete.economy"
+        if "economy"
+        in str(
+            stack.client.get(
+                f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {stack.key}"}
+            ).json()["queue"]
+        )
+        else "complete.premium"
+    )
     assert sum(client.llen(k) for k in redis_priority_keys(queue)) == 1
     client.delete(*redis_priority_keys(queue))
     with session_scope(stack.runtime.sessions) as session:

@@ -10,7 +10,9 @@ from tests.conftest import Api
 PARSE = {"kind": "parse", "input": {"text": "todo app with login"}}
 
 
-def _submit(api: Api, body: dict[str, Any], key: str | None = None, **headers: str) -> dict[str, Any]:
+def _submit(
+    api: Api, body: dict[str, Any], key: str | None = None, **headers: str
+) -> dict[str, Any]:
     response = api.client.post("/v1/jobs", json=body, headers={**api.auth(key), **headers})
     assert response.status_code == 202, response.text
     data: dict[str, Any] = response.json()
@@ -19,7 +21,12 @@ def _submit(api: Api, body: dict[str, Any], key: str | None = None, **headers: s
 
 def test_submit_records_and_enqueues_on_the_tier_queue(api: Api) -> None:
     job = _submit(api, {"kind": "embed", "input": {"texts": ["a", "b"]}, "user": "ann"})
-    assert (job["status"], job["kind"], job["tier"], job["queue"]) == ("queued", "embed", "gpu", "embed")
+    assert (job["status"], job["kind"], job["tier"], job["queue"]) == (
+        "queued",
+        "embed",
+        "gpu",
+        "embed",
+    )
     assert job["model"] == api.settings.embed_model
     assert job["links"]["self"] == f"/v1/jobs/{job['id']}"
     assert api.queued_messages(EMBED_QUEUE) == 1
@@ -33,7 +40,9 @@ def test_complete_jobs_carry_their_routing_decision(api: Api) -> None:
     assert job["tier"] in ("economy", "premium")
     assert job["queue"] == f"complete.{job['tier']}"
     assert set(job["routing"]) == {"score", "tier", "model", "reason"}
-    pinned = _submit(api, {"kind": "complete", "input": {**body["input"], "model": api.settings.premium_model}})
+    pinned = _submit(
+        api, {"kind": "complete", "input": {**body["input"], "model": api.settings.premium_model}}
+    )
     assert pinned["tier"] == "premium" and pinned["model"] == api.settings.premium_model
 
 
@@ -43,7 +52,9 @@ def test_same_idempotency_key_returns_the_same_job(api: Api) -> None:
     assert again["id"] == first["id"]
     assert api.queued_messages(PARSE_QUEUE) == 1
     other = {"kind": "parse", "input": {"text": "something else"}}
-    response = api.client.post("/v1/jobs", json=other, headers={**api.auth(), "Idempotency-Key": "k-1"})
+    response = api.client.post(
+        "/v1/jobs", json=other, headers={**api.auth(), "Idempotency-Key": "k-1"}
+    )
     assert response.status_code == 409
 
 
@@ -67,7 +78,10 @@ def test_another_tenants_job_is_not_found(api: Api) -> None:
 
 
 def test_listing_pages_with_a_cursor(api: Api) -> None:
-    ids = [_submit(api, {"kind": "parse", "input": {"text": f"app number {i}"}})["id"] for i in range(5)]
+    ids = [
+        _submit(api, {"kind": "parse", "input": {"text": f"app number {i}"}})["id"]
+        for i in range(5)
+    ]
     seen: list[str] = []
     cursor = None
     while True:

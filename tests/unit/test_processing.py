@@ -17,7 +17,10 @@ from grump.providers.base import ChatRequest, ChatResult
 from grump.submit import submit_job
 from tests.conftest import Api, local_settings
 
-COMPLETE = {"kind": "complete", "input": {"messages": [{"role": "user", "content": "say hi"}], "max_tokens": 20}}
+COMPLETE = {
+    "kind": "complete",
+    "input": {"messages": [{"role": "user", "content": "say hi"}], "max_tokens": 20},
+}
 
 
 class ScriptedChat:
@@ -46,7 +49,12 @@ def queued(tmp_path: Path) -> tuple[Api, uuid.UUID]:
 
 def _events(api: Api, job_id: uuid.UUID) -> int:
     with api.runtime.sessions() as session:
-        return int(session.scalar(select(func.count()).select_from(CostEvent).where(CostEvent.job_id == job_id)) or 0)
+        return int(
+            session.scalar(
+                select(func.count()).select_from(CostEvent).where(CostEvent.job_id == job_id)
+            )
+            or 0
+        )
 
 
 def _job(api: Api, job_id: uuid.UUID) -> Job:
@@ -56,7 +64,9 @@ def _job(api: Api, job_id: uuid.UUID) -> Job:
         return job
 
 
-def test_a_job_is_recorded_and_charged_once_however_often_it_runs(queued: tuple[Api, uuid.UUID]) -> None:
+def test_a_job_is_recorded_and_charged_once_however_often_it_runs(
+    queued: tuple[Api, uuid.UUID],
+) -> None:
     api, job_id = queued
     chat = ScriptedChat()
     api.runtime._chat[_job(api, job_id).model or ""] = chat
@@ -73,7 +83,9 @@ def test_a_job_is_recorded_and_charged_once_however_often_it_runs(queued: tuple[
     assert job.baseline_cost == max(premium.cost(10, 5), job.cost)
 
 
-def test_transient_errors_propagate_for_retry_and_charge_nothing(queued: tuple[Api, uuid.UUID]) -> None:
+def test_transient_errors_propagate_for_retry_and_charge_nothing(
+    queued: tuple[Api, uuid.UUID],
+) -> None:
     api, job_id = queued
     chat = ScriptedChat(ProviderTransient("429 from provider"))
     api.runtime._chat[_job(api, job_id).model or ""] = chat

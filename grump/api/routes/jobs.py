@@ -31,7 +31,7 @@ def _job_id(raw: str) -> uuid.UUID:
 
 @router.post("/jobs", status_code=202, response_model=JobView)
 def submit(
-    request: Annotated[JobRequest, Body()],  # type: ignore[valid-type]
+    request: Annotated[JobRequest, Body()],
     principal: PrincipalDep,
     runtime: RuntimeDep,
     celery: CeleryDep,

@@ -1,0 +1,243 @@
+"""Pipeline benchmark on real Redis + Postgres. Prints figures; asserts nothing.
+
+  .venv/bin/python bench/pipeline.py [--jobs 3000] [--rates 100,200,300,400,600]
+
+1. bare Celery: no-op tasks/s through the same broker with the same worker settings;
+2. grump: parse jobs/s end to end (HTTP submit -> queue -> CPU worker -> ledger), and
+   the ratio to (1);
+3. API submit latency p50/p99 at steady offered loads with the workers running, and
+   the highest load sustained with p99 under 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import redis
+from sqlalchemy import create_engine, func, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from grump.ledger.migrate import upgrade
+from grump.ledger.models import Job
+from tests.services import DATABASE_URL, REDIS_URL, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def bare_celery(broker: str, count: int) -> float:
+    client = redis.Redis.from_url(broker)
+    client.flushdb()
+    env = {**os.environ, "BENCH_BROKER_URL": broker}
+    from bench.noop_app import app
+
+    os.environ["BENCH_BROKER_URL"] = broker
+    with app.producer_or_acquire() as producer:
+        for _ in range(count):
+            app.send_task("bench.noop", queue="parse", producer=producer)
+    worker = _spawn(
+        [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "bench.noop_app",
+            "worker",
+            "-Q",
+            "parse",
+            "-P",
+            "prefork",
+            "-c",
+            "2",
+            "--loglevel=WARNING",
+        ],
+        env,
+    )
+    try:
+        while client.llen("parse") >= count:
+            time.sleep(0.001)
+        start = time.perf_counter()
+        while client.llen("parse") > 0 or client.hlen("unacked") > 0:
+            time.sleep(0.002)
+        return count / (time.perf_counter() - start)
+    finally:
+        _stop(worker)
+        client.flushdb()
+
+
+def grump_env(broker: str, database: str, port: int, data: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRUMP_")}
+    env.update(
+        GRUMP_BROKER_URL=broker,
+        GRUMP_REDIS_URL=broker,
+        GRUMP_DATABASE_URL=database,
+        GRUMP_API_PORT=str(port),
+        GRUMP_DATA_DIR=str(data),
+        GRUMP_LOG_LEVEL="WARNING",
+        GRUMP_CPU_CONCURRENCY="2",
+    )
+    return env
+
+
+def end_to_end(url: str, key: str, database: str, count: int) -> float:
+    engine = create_engine(database)
+    headers = {"Authorization": f"Bearer {key}"}
+    batches = [
+        {
+            "jobs": [
+                {
+                    "kind": "parse",
+                    "input": {"text": f"todo app {i} with login, Stripe billing and a dashboard"},
+                }
+                for i in range(s, min(s + 100, count))
+            ]
+        }
+        for s in range(0, count, 100)
+    ]
+    start = time.perf_counter()
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        for batch in batches:
+            http.post("/v1/jobs:batch", json=batch).raise_for_status()
+    submitted = time.perf_counter() - start
+    with engine.connect() as connection:
+        while (
+            connection.scalar(
+                select(func.count()).select_from(Job).where(Job.status == "succeeded")
+            )
+            < count
+        ):
+            time.sleep(0.02)
+            connection.rollback()
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    print(f"  submitted {count} parse jobs in {submitted:.2f}s (batches of 100)")
+    return count / elapsed
+
+
+def offered_load(url: str, key: str, rate: int, seconds: float) -> tuple[float, float, int]:
+    """Open-loop: one submit every 1/rate s from a pool of threads; (p50 ms, p99 ms, errors)."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.05
+    local = threading.local()
+
+    def fire(index: int) -> None:
+        nonlocal errors
+        http = getattr(local, "http", None)
+        if http is None:
+            http = local.http = httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+            )
+        delay = start + index / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.perf_counter()
+        response = http.post(
+            "/v1/jobs", json={"kind": "parse", "input": {"text": f"load {rate} {index} chat app"}}
+        )
+        took = (time.perf_counter() - t0) * 1000
+        with lock:
+            latencies.append(took)
+            errors += response.status_code != 202
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(fire, range(total)))
+    latencies.sort()
+    return statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1], errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--rates", default="100,200,300,400,600")
+    parser.add_argument("--seconds", type=float, default=5)
+    args = parser.parse_args()
+    broker = REDIS_URL.rsplit("/", 1)[0] + "/13"
+    admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
+    name = f"grump_bench_{os.getpid()}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database = DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        print(f"machine: {os.cpu_count()} cores; broker {broker}; jobs {args.jobs}")
+        baseline = bare_celery(broker, args.jobs)
+        print(f"bare Celery no-op tasks/s (prefork -c 2, prefetch 4, acks_late): {baseline:,.0f}")
+        upgrade(database)
+        port = free_port()
+        env = grump_env(broker, database, port, Path(f"/tmp/{name}"))
+        key = (
+            subprocess.run(
+                [PY, "-m", "grump.cli", "keys", "create", "--tenant", "bench"],
+                env=env,
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .strip()
+        )
+        procs.append(_spawn([PY, "-m", "grump.cli", "api"], env))
+        procs.append(_spawn([PY, "-m", "grump.cli", "worker", "--tier", "cpu"], env))
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        time.sleep(2)  # let the worker connect
+        rate = end_to_end(url, key, database, args.jobs)
+        print(f"grump parse jobs/s end to end: {rate:,.0f}  ({rate / baseline:.2f}x bare Celery)")
+        best = 0
+        for offered in (int(r) for r in args.rates.split(",")):
+            p50, p99, errors = offered_load(url, key, offered, args.seconds)
+            ok = p99 < 20 and errors == 0
+            best = offered if ok else best
+            print(
+                f"submit at {offered:>4} req/s: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  errors {errors}{'' if ok else '  (p99 over 20 ms)'}"
+            )
+        print(f"highest offered load with p99 < 20 ms: {best} req/s")
+    finally:
+        for proc in procs:
+            _stop(proc)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
