@@ -1,0 +1,287 @@
+"""The machinery every fake provider shares: a real HTTP server on loopback.
+
+A fake answers like the real service unless told otherwise: ``script()``
+queues :class:`Step`\\ s, and each request takes the next one (an error, a slow
+answer, a garbage body) before the normal behaviour resumes. Every request is
+logged so tests can count calls and read what was sent.
+
+A fake run as a subprocess is scripted over HTTP instead:
+``POST /_fake/script`` (a JSON list of steps), ``GET /_fake/requests``,
+``POST /_fake/reset``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, Self
+
+ErrorShape = Literal["nim", "nim-local", "openai", "anthropic", "plain"]
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    529: "Overloaded",
+}
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def error_body(shape: ErrorShape, status: int, message: str) -> bytes:
+    """An error body as the named service writes it."""
+    reason = _REASONS.get(status, "Error")
+    payload: object
+    if shape == "plain":
+        return message.encode()
+    if shape == "nim":  # NVIDIA's hosted API: RFC 7807 problem details
+        payload = {"status": status, "title": reason, "detail": message}
+    elif shape == "nim-local":  # a self-hosted NIM container
+        payload = {"object": "error", "message": message, "detail": {}, "type": reason}
+    elif shape == "openai":
+        payload = {"error": {"message": message, "type": reason, "code": status}}
+    else:
+        kind = _ANTHROPIC_TYPES.get(status, "api_error")
+        payload = {"type": "error", "error": {"type": kind, "message": message}}
+    return json.dumps(payload).encode()
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one request gets instead of the normal answer.
+
+    ``body=None`` means "the normal answer", so a bare delay is a slow success.
+    """
+
+    status: int = 200
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    delay_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "body": None if self.body is None else self.body.decode(),
+            "headers": dict(self.headers),
+            "delay_ms": self.delay_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Step:
+        body = data.get("body")
+        return cls(
+            status=int(data.get("status", 200)),
+            body=None if body is None else str(body).encode(),
+            headers=tuple(dict(data.get("headers") or {}).items()),
+            delay_ms=float(data.get("delay_ms", 0.0)),
+        )
+
+
+def slow(delay_ms: float) -> Step:
+    return Step(delay_ms=delay_ms)
+
+
+def reply(payload: object, status: int = 200) -> Step:
+    """A fixed JSON answer, e.g. a hand-written response with unusual fields."""
+    return Step(status=status, body=json.dumps(payload).encode())
+
+
+def failure(status: int, message: str, shape: ErrorShape, retry_after: str | None = None) -> Step:
+    headers = (("Retry-After", retry_after),) if retry_after is not None else ()
+    return Step(status=status, body=error_body(shape, status, message), headers=headers)
+
+
+def rate_limited(shape: ErrorShape, retry_after: str | None = None) -> Step:
+    return failure(429, "Rate limit exceeded, please retry later", shape, retry_after)
+
+
+def server_error(shape: ErrorShape, status: int = 500) -> Step:
+    return failure(status, "Something went wrong upstream", shape)
+
+
+def malformed(body: bytes = b'{"choices": [') -> Step:
+    """A 200 whose body is not what the API promises."""
+    return Step(status=200, body=body)
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: Any  # parsed JSON, or None
+    received_at: float = field(default_factory=time.monotonic)
+
+
+class FakeServer:
+    """A threaded HTTP server on 127.0.0.1; subclasses implement :meth:`answer`."""
+
+    error_shape: ErrorShape = "openai"
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0):
+        self.latency_ms = latency_ms
+        self._lock = threading.Lock()
+        self._steps: deque[Step] = deque()
+        self._log: list[LoggedRequest] = []
+        self._httpd = _Httpd((host, port), _Handler, self)
+        self._thread: threading.Thread | None = None
+
+    # --- what subclasses provide -------------------------------------------------
+    def answer(self, request: LoggedRequest) -> Step:
+        """The normal (unscripted) answer: :func:`reply` or :meth:`error`."""
+        raise NotImplementedError
+
+    def error(self, status: int, message: str) -> Step:
+        """An error in this service's own shape."""
+        return failure(status, message, self.error_shape)
+
+    # --- control ---------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def script(self, *steps: Step) -> None:
+        with self._lock:
+            self._steps.extend(steps)
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def call_count(self) -> int:
+        with self._lock:
+            return len(self._log)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._steps.clear()
+            self._log.clear()
+
+    def start(self) -> Self:
+        # A short poll interval keeps stop() quick: tests start and stop many fakes.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        print(f"listening on {self.url}", flush=True)
+        try:
+            self._httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._httpd.server_close()
+
+    # --- per request -----------------------------------------------------------
+    def _respond(self, request: LoggedRequest) -> Step:
+        if request.path.startswith("/_fake/"):
+            return self._control(request)
+        with self._lock:
+            self._log.append(request)
+            step = self._steps.popleft() if self._steps else Step()
+        delay = (self.latency_ms + step.delay_ms) / 1000.0
+        if delay > 0:
+            time.sleep(delay)
+        return step if step.body is not None else self.answer(request)
+
+    def _control(self, request: LoggedRequest) -> Step:
+        if request.path == "/_fake/script" and isinstance(request.body, list):
+            self.script(*(Step.from_json(item) for item in request.body))
+            return reply({"queued": len(request.body)})
+        if request.path == "/_fake/reset":
+            self.reset()
+            return reply({"reset": True})
+        if request.path == "/_fake/requests":
+            log = self.requests
+            return reply(
+                {"count": len(log), "requests": [{"path": r.path, "body": r.body} for r in log]}
+            )
+        return reply({"error": "unknown control path"}, status=404)
+
+
+class _Httpd(ThreadingHTTPServer):
+    daemon_threads = True  # a slow answer in flight must not hold up stop()
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler], fake: FakeServer):
+        super().__init__(address, handler)
+        self.fake = fake
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real services speak
+    # Headers and body leave in two writes; with Nagle on, each answer would
+    # wait out the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
+    server: _Httpd
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log is the record."""
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        step = self.server.fake._respond(LoggedRequest(self.command, self.path, headers, body))
+        content = step.body or b""
+        is_json = content[:1] in (b"{", b"[", b'"')
+        try:
+            self.send_response(step.status)
+            self.send_header("Content-Type", "application/json" if is_json else "text/plain")
+            self.send_header("Content-Length", str(len(content)))
+            for name, value in step.headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(content)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout under test): nothing to tell it
+
+
+def common_arguments(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
+    parser.add_argument("--api-key", default=None, help="required key; unset accepts any")
+    return parser
