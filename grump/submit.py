@@ -81,15 +81,6 @@ def validate_limits(settings: Settings, request: AnyJobRequest) -> None:
             raise ValidationFailed(_text_field(request, index), reason)
 
 
-def routing_policy(settings: Settings) -> RoutingPolicy:
-    return RoutingPolicy(
-        threshold=settings.routing_threshold,
-        economy_model=settings.economy_model,
-        premium_model=settings.premium_model,
-        max_cost_per_request=settings.max_cost_per_request,
-    )
-
-
 def fingerprint(request: AnyJobRequest, model: str) -> str:
     """Hash of everything that changes the answer: kind, model and the whole input."""
     canonical = json.dumps(
@@ -105,7 +96,9 @@ def plan_job(runtime: Runtime, request: AnyJobRequest) -> Plan:
     settings, catalogue = runtime.settings, runtime.catalogue
     decision: RoutingDecision | None = None
     if isinstance(request, CompleteJobRequest):
-        decision = route(request.input, routing_policy(settings), catalogue, budget_left=None)
+        decision = route(
+            request.input, RoutingPolicy.from_settings(settings), catalogue, budget_left=None
+        )
         tier, model = decision.tier, decision.model
     elif isinstance(request, EmbedJobRequest):
         tier, model = Tier.GPU, request.input.model or settings.embed_model

@@ -99,6 +99,9 @@ def test_4xx_is_raised_at_once_with_field_and_reason(server: Scripted) -> None:
 
 def test_connection_refused_is_retried_then_reported() -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    with GrumpClient(url, "k", backoff_initial=0.01) as client, pytest.raises(errors.ServiceUnavailable) as caught:
+    with (
+        GrumpClient(url, "k", backoff_initial=0.01) as client,
+        pytest.raises(errors.ServiceUnavailable) as caught,
+    ):
         client.get("j1")
     assert "unreachable after 3 attempts" in caught.value.message
