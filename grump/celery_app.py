@@ -17,6 +17,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     transport_options: dict[str, Any] = {
         # Longer than the longest job, or Redis hands a running job to a second worker.
         "visibility_timeout": settings.visibility_timeout_seconds,
+        # Sweep for messages of dead workers every few seconds: kombu's defaults
+        # (10 s x a throttle of 10) can leave an abandoned job for 100 s.
+        "unacked_restore_interval": max(1, min(10, settings.visibility_timeout_seconds // 3)),
+        "unacked_restore_throttle": 1,
         "priority_steps": list(PRIORITY_STEPS),
         "queue_order_strategy": "priority",
     }
