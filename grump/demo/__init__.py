@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -49,7 +50,8 @@ def _wait_all(
 
 
 def run_demo(settings: Settings, jobs: int = 300, timeout: float = 300.0) -> int:
-    console = Console()
+    # A pipe or a log has no width of its own; rich would cut the table to 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     with run_embedded(settings) as grump:
         console.print(f"[bold]grump[/] embedded at {grump.api_url}")
         console.print(f"local API key (tenant 'local'): {grump.api_key}")

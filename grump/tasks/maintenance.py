@@ -43,6 +43,7 @@ def requeue_stuck_jobs(runtime: Runtime, app: Celery, limit: int = 500) -> int:
 def register_maintenance(app: Celery) -> None:
     from grump.celery_app import runtime_of
 
-    @app.task(name=REQUEUE_STUCK_TASK)
+    # shared=False: a shared task would be bound to the first app made in the process.
+    @app.task(name=REQUEUE_STUCK_TASK, shared=False)
     def requeue_stuck() -> int:
         return requeue_stuck_jobs(runtime_of(app), app)

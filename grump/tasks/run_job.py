@@ -23,7 +23,10 @@ def backoff_seconds(retries: int, cap: float) -> float:
 def register_run_job(app: Celery) -> None:
     from grump.celery_app import runtime_of
 
-    @app.task(name=RUN_JOB_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+    # shared=False: a shared task would stay bound to the first app made in the process.
+    @app.task(
+        name=RUN_JOB_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, shared=False
+    )
     def run_job(self: Task[[str], str], job_id: str) -> str:
         runtime = runtime_of(app)
         settings = runtime.settings
