@@ -6,7 +6,9 @@ Never user, tenant or job ids.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import threading
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 LLM_COST_USD = Counter("llm_cost_usd", "Money spent on provider calls", ["model", "tier", "kind"])
 LLM_COST_PER_REQUEST = Histogram(
@@ -20,7 +22,8 @@ ROUTING_SAVINGS_USD = Counter(
     "model_routing_savings_usd", "Money saved by routing below premium", ["model", "tier"]
 )
 QUEUE_DEPTH = Gauge("worker_queue_depth", "Messages waiting in a queue", ["queue"])
-GPU_UTILIZATION = Gauge("gpu_utilization_percent", "GPU utilisation from NVML")
+# Not registered until a GPU reports: with no GPU the metric is absent, not a misleading 0.
+GPU_UTILIZATION = Gauge("gpu_utilization_percent", "GPU utilisation from NVML", registry=None)
 CACHE_HITS = Counter("tiered_cache_hits", "Cache hits by tier", ["cache_tier", "kind"])
 BATCH_REQUESTS = Counter(
     "batch_processing_requests", "Texts sent to the provider in batched calls", ["model"]
@@ -41,5 +44,26 @@ JOB_LATENCY = Histogram(
 )
 JOBS_REQUEUED = Counter("grump_jobs_requeued", "Stuck jobs enqueued again by beat", ["kind"])
 BUDGET_ALERTS = Counter("grump_budget_alerts", "Budget alert thresholds crossed", ["period"])
-BEAT_HEARTBEAT = Gauge("grump_beat_heartbeat_timestamp_seconds", "Last beat task run (Unix time)")
+# Set by maintenance tasks, which run in prefork children: the newest value wins.
+BEAT_HEARTBEAT = Gauge(
+    "grump_beat_heartbeat_timestamp_seconds",
+    "Last run of a beat task (Unix time)",
+    multiprocess_mode="max",
+)
 PROVIDER_ERRORS = Counter("grump_provider_errors", "Failed provider calls", ["provider"])
+
+
+_gpu_gauge_lock = threading.Lock()
+_gpu_gauge_registered = False
+
+
+def report_gpu_utilization(percent: float | None) -> None:
+    """Export GPU utilisation once NVML gives a reading; until then the metric is absent."""
+    global _gpu_gauge_registered
+    if percent is None:
+        return
+    with _gpu_gauge_lock:
+        if not _gpu_gauge_registered:
+            REGISTRY.register(GPU_UTILIZATION)
+            _gpu_gauge_registered = True
+    GPU_UTILIZATION.set(percent)

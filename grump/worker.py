@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 from kombu import Queue
 
 from grump.celery_app import create_celery, runtime_of
+from grump.metrics_server import mark_child_dead, serve
 from grump.queues import WORKER_PROFILES, WorkerKind
 from grump.settings import Settings
 
@@ -37,10 +38,12 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> Celery:
 
     def _serve_metrics(**_: Any) -> None:
         if settings.metrics_port:
-            from prometheus_client import start_http_server
+            serve(settings.metrics_port)
 
-            start_http_server(settings.metrics_port)
+    def _child_exited(pid: int, **_: Any) -> None:
+        mark_child_dead(pid)
 
     worker_process_init.connect(_fresh_connections, weak=False)
     worker_ready.connect(_serve_metrics, weak=False)
+    worker_process_shutdown.connect(_child_exited, weak=False)
     return app

@@ -31,12 +31,18 @@ def run_api(args: argparse.Namespace) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from grump.queues import WorkerKind
-    from grump.worker import create_worker_app
+    from grump.queues import WORKER_PROFILES, WorkerKind
 
     settings = Settings()
     _logging(settings)
-    app = create_worker_app(settings, WorkerKind(args.tier))
+    kind = WorkerKind(args.tier)
+    if settings.metrics_port and WORKER_PROFILES[kind].pool == "prefork":
+        from grump.metrics_server import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir / f"metrics-{kind.value}")
+    from grump.worker import create_worker_app  # after: prometheus-client reads its mode at import
+
+    app = create_worker_app(settings, kind)
     argv = ["worker", f"--loglevel={settings.log_level}", f"--hostname={args.tier}@%h"]
     if args.concurrency:
         argv.append(f"--concurrency={args.concurrency}")
@@ -50,6 +56,10 @@ def run_beat(args: argparse.Namespace) -> int:
     settings = Settings()
     _logging(settings)
     app = create_celery(settings)
+    if settings.metrics_port:
+        from grump.metrics_server import serve
+
+        serve(settings.metrics_port)
     schedule = args.schedule_file or str(settings.data_dir / "beat-schedule")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.start(["beat", f"--loglevel={settings.log_level}", f"--schedule={schedule}"])

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from grump.api.deps import RuntimeDep
 from grump.health import redis_reachable
+from grump.metrics_server import refresh_queue_depth
 
 router = APIRouter(tags=["health"])
 
@@ -39,5 +40,6 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/metrics")
-def metrics() -> Response:
+def metrics(runtime: RuntimeDep) -> Response:
+    refresh_queue_depth(runtime.settings.broker_url)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

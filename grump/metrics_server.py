@@ -1,0 +1,74 @@
+"""Serving /metrics from workers and beat, and reading queue depths from Redis.
+
+A prefork worker counts in its child processes, which the parent's HTTP server
+cannot see; there prometheus-client's multiprocess mode is used: children write
+to files in ``PROMETHEUS_MULTIPROC_DIR`` and the parent's collector sums them.
+That variable must be set before prometheus-client is first imported, which
+is why ``grump worker`` sets it before importing the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import redis
+from prometheus_client import CollectorRegistry, start_http_server
+from redis.exceptions import RedisError
+
+from grump.metrics import QUEUE_DEPTH
+from grump.queues import ALL_QUEUES, redis_priority_keys
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_multiprocess(directory: Path) -> None:
+    """Start from an empty directory: files of a previous run would be summed in."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(directory)
+
+
+def serve(port: int) -> None:
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        start_http_server(port, registry=registry)
+    else:
+        start_http_server(port)
+
+
+def mark_child_dead(pid: int) -> None:
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def queue_depths(client: redis.Redis) -> dict[str, int]:
+    """Messages waiting per queue, summed over its Redis priority lists."""
+    pipe = client.pipeline(transaction=False)
+    for queue in ALL_QUEUES:
+        for key in redis_priority_keys(queue):
+            pipe.llen(key)
+    lengths = iter(pipe.execute())
+    return {
+        queue: sum(int(next(lengths)) for _ in redis_priority_keys(queue)) for queue in ALL_QUEUES
+    }
+
+
+def refresh_queue_depth(broker_url: str | None) -> None:
+    """Set worker_queue_depth from the broker; leaves it alone when Redis is not the broker."""
+    if not broker_url or not broker_url.startswith(("redis://", "rediss://")):
+        return
+    client = redis.Redis.from_url(broker_url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        for queue, depth in queue_depths(client).items():
+            QUEUE_DEPTH.labels(queue).set(depth)
+    except (RedisError, OSError):
+        pass  # /metrics must answer even while the broker is down; readyz reports that
+    finally:
+        client.close()
