@@ -58,10 +58,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def bare_celery(broker: str, count: int) -> float:
     client = redis.Redis.from_url(broker)
     client.flushdb()
-    env = {**os.environ, "BENCH_BROKER_URL": broker}
+    os.environ["BENCH_BROKER_URL"] = broker  # read by bench.noop_app, here and in the worker
+    env = {**os.environ}
     from bench.noop_app import app
-
-    os.environ["BENCH_BROKER_URL"] = broker
     with app.producer_or_acquire() as producer:
         for _ in range(count):
             app.send_task("bench.noop", queue="parse", producer=producer)
