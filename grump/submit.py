@@ -14,13 +14,15 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
 
 from grump import metrics
+from grump.budgets import budget_left, estimate_reservation
 from grump.enqueue import publish_job
-from grump.errors import BrokerUnavailable, Conflict, ValidationFailed
+from grump.errors import BrokerUnavailable, BudgetExceeded, Conflict, ValidationFailed
 from grump.jobs import (
     AnyJobRequest,
     CompleteJobRequest,
@@ -31,6 +33,7 @@ from grump.jobs import (
     Tier,
     input_texts,
 )
+from grump.ledger import budgets as budget_rows
 from grump.ledger import jobs as ledger
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
@@ -48,6 +51,7 @@ class Plan:
     model: str
     routing: RoutingDecision | None
     fingerprint: str
+    reservation: Decimal = Decimal(0)  # the most the job can cost: held on its budgets
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,12 @@ def fingerprint(request: AnyJobRequest, model: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def plan_job(runtime: Runtime, request: AnyJobRequest) -> Plan:
+def plan_job(runtime: Runtime, request: AnyJobRequest, money_left: Decimal | None = None) -> Plan:
     settings, catalogue = runtime.settings, runtime.catalogue
     decision: RoutingDecision | None = None
     if isinstance(request, CompleteJobRequest):
         decision = route(
-            request.input, RoutingPolicy.from_settings(settings), catalogue, budget_left=None
+            request.input, RoutingPolicy.from_settings(settings), catalogue, budget_left=money_left
         )
         tier, model = decision.tier, decision.model
     elif isinstance(request, EmbedJobRequest):
@@ -106,7 +110,8 @@ def plan_job(runtime: Runtime, request: AnyJobRequest) -> Plan:
             raise ValidationFailed("input.model", f"{model!r} is not an embedding model")
     else:
         tier, model = Tier.CPU, PARSER_MODEL
-    return Plan(tier, queue_for(tier), model, decision, fingerprint(request, model))
+    reservation = estimate_reservation(catalogue, request, model)
+    return Plan(tier, queue_for(tier), model, decision, fingerprint(request, model), reservation)
 
 
 def _new_job(
@@ -131,6 +136,7 @@ def _new_job(
         attempts=0,
         tokens_in=0,
         tokens_out=0,
+        reserved_cost=plan.reservation,
         coalesced_count=0,
         created_at=now,
         enqueued_at=now,
@@ -148,14 +154,19 @@ def _record(
                 if earlier.fingerprint != plan.fingerprint:
                     raise Conflict("Idempotency-Key was used for a different request")
                 return Submitted(earlier, created=False, replayed=True)
-        running = ledger.find_inflight(session, tenant, plan.fingerprint)
-        if running is not None:
-            ledger.note_coalesced(session, running.id)
-            return Submitted(running, created=False, coalesced=True)
         job = _new_job(runtime.settings, tenant, request, plan, key)
-        session.add(job)
-        session.flush()
-        return Submitted(job)
+        if ledger.insert_unless_inflight(session, job):
+            # Last in the transaction, so the budget rows stay locked only until the commit;
+            # a refusal rolls back the job row too: a refused job is not recorded.
+            budget_rows.reserve(
+                session, job.id, tenant, request.user, plan.reservation, job.created_at
+            )
+            return Submitted(job)
+        running = ledger.find_inflight(session, tenant, plan.fingerprint)
+        if running is None:
+            raise IntegrityError("coalesce", None, Exception("in-flight job finished meanwhile"))
+        ledger.note_coalesced(session, running.id)
+        return Submitted(running, created=False, coalesced=True)
 
 
 def submit_job(
@@ -163,12 +174,20 @@ def submit_job(
 ) -> Submitted:
     settings = runtime.settings
     validate_limits(settings, request)
-    plan = plan_job(runtime, request)
+    # Routing may send a premium-worthy job to the economy model when the budget is short.
+    money_left = None
+    if isinstance(request, CompleteJobRequest):
+        money_left = budget_left(runtime, tenant, request.user)
     try:
-        outcome = _record(runtime, tenant, request, plan, key)
-    except IntegrityError:
-        # A concurrent identical submit won the race; the second look finds its job.
-        outcome = _record(runtime, tenant, request, plan, key)
+        plan = plan_job(runtime, request, money_left)
+        try:
+            outcome = _record(runtime, tenant, request, plan, key)
+        except IntegrityError:
+            # A concurrent identical submit won the race; the second look finds its job.
+            outcome = _record(runtime, tenant, request, plan, key)
+    except BudgetExceeded:
+        metrics.JOBS_REJECTED.labels(request.kind.value, "budget").inc()
+        raise
     if not outcome.created:
         return outcome
     job = outcome.job

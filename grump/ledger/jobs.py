@@ -14,13 +14,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from grump.errors import NotFound
 from grump.jobs import ACTIVE_STATUSES, JobStatus
+from grump.ledger import budgets
 from grump.ledger.db import utcnow
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import INFLIGHT_SQL, CostEvent, Job
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 
@@ -38,6 +41,9 @@ class Outcome:
     baseline_cost: Decimal
     cache_savings: Decimal = Decimal(0)
     cached: bool = False
+    # Set when the job ran on another tier than it was routed to (a provider fallback).
+    tier: str | None = None
+    routing: dict[str, Any] | None = None
 
     @property
     def routing_savings(self) -> Decimal:
@@ -71,6 +77,29 @@ def find_inflight(session: Session, tenant: str, fingerprint: str) -> Job | None
     ).first()
 
 
+def insert_unless_inflight(session: Session, job: Job) -> bool:
+    """Insert ``job`` unless an identical one is in flight; one round trip either way.
+
+    The partial unique index on (tenant, fingerprint) over queued/running jobs
+    decides, so two API processes racing on one request cannot both insert.
+    """
+    # Unset attributes are left out so that the columns' defaults apply.
+    values = {
+        attr.columns[0].name: getattr(job, attr.key)
+        for attr in Job.__mapper__.column_attrs
+        if getattr(job, attr.key) is not None
+    }
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert_fn(Job)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["tenant", "fingerprint"], index_where=text(INFLIGHT_SQL))
+        .returning(Job.id)
+    )
+    return session.execute(statement).first() is not None
+
+
 def note_coalesced(session: Session, job_id: uuid.UUID) -> None:
     session.execute(
         update(Job).where(Job.id == job_id).values(coalesced_count=Job.coalesced_count + 1)
@@ -83,7 +112,7 @@ def mark_enqueued(session: Session, job_id: uuid.UUID, at: datetime) -> None:
 
 def reject_unenqueued(session: Session, job_id: uuid.UUID, reason: str) -> None:
     """A job whose message never reached the broker is rejected, not left queued."""
-    session.execute(
+    rejected = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
         .values(
@@ -92,6 +121,8 @@ def reject_unenqueued(session: Session, job_id: uuid.UUID, reason: str) -> None:
             finished_at=utcnow(),
         )
     )
+    if _rowcount(rejected):
+        budgets.release(session, job_id)
 
 
 def claim(session: Session, job_id: uuid.UUID, deadline: datetime) -> Job | None:
@@ -133,6 +164,8 @@ def finish(session: Session, job: Job, outcome: Outcome) -> bool:
                 result=outcome.result,
                 error=None,
                 model=outcome.model,
+                tier=outcome.tier or job.tier,
+                routing=job.routing if outcome.routing is None else outcome.routing,
                 tokens_in=outcome.tokens_in,
                 tokens_out=outcome.tokens_out,
                 cost=outcome.cost,
@@ -152,7 +185,7 @@ def finish(session: Session, job: Job, outcome: Outcome) -> bool:
             session_id=job.session_id,
             kind=job.kind,
             model=outcome.model,
-            tier=job.tier,
+            tier=outcome.tier or job.tier,
             provider=outcome.provider,
             tokens_in=outcome.tokens_in,
             tokens_out=outcome.tokens_out,
@@ -164,6 +197,8 @@ def finish(session: Session, job: Job, outcome: Outcome) -> bool:
             created_at=now,
         )
     )
+    # Same transaction as the result: the budget is charged exactly when the job is.
+    budgets.settle(session, job.id, outcome.cost)
     return True
 
 
@@ -175,6 +210,8 @@ def fail(session: Session, job_id: uuid.UUID, error: dict[str, Any]) -> bool:
             .values(status=JobStatus.FAILED.value, error=error, finished_at=utcnow())
         )
     )
+    if changed:
+        budgets.release(session, job_id)
     return bool(changed)
 
 
@@ -188,6 +225,8 @@ def cancel(session: Session, tenant: str, job_id: uuid.UUID) -> bool:
             .values(status=JobStatus.CANCELLED.value, finished_at=utcnow())
         )
     )
+    if changed:
+        budgets.release(session, job_id)
     return bool(changed)
 
 

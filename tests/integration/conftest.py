@@ -40,7 +40,8 @@ def redis_url() -> Iterator[str]:
 def clean_ledger(pg_url: str) -> str:
     engine = make_engine(pg_url)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE cost_events, jobs, api_keys"))
+        # CASCADE: every table that refers to jobs (budget holds, ...) empties too.
+        connection.execute(text("TRUNCATE cost_events, jobs, api_keys CASCADE"))
     engine.dispose()
     return pg_url
 
