@@ -6,6 +6,7 @@ import argparse
 import logging
 from typing import Any
 
+from grump.errors import ValidationFailed
 from grump.settings import Settings
 
 
@@ -82,10 +83,13 @@ def run_flower(args: argparse.Namespace) -> int:
 
     settings = Settings()
     app = create_celery(settings)
-    argv: list[str] = ["flower", f"--port={args.port}"]
-    if settings.flower_user and settings.flower_password:
-        argv.append(f"--basic-auth={settings.flower_user}:{settings.flower_password}")
-    app.start(argv)
+    if not (settings.flower_user and settings.flower_password):
+        # Flower shows task arguments and can revoke tasks: never serve it open.
+        raise ValidationFailed(
+            "GRUMP_FLOWER_USER", "set GRUMP_FLOWER_USER and GRUMP_FLOWER_PASSWORD to run Flower"
+        )
+    auth = f"--basic-auth={settings.flower_user}:{settings.flower_password}"
+    app.start(["flower", f"--port={args.port}", auth])
     return 0
 
 
