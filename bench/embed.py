@@ -1,0 +1,227 @@
+"""GPU-tier embedding benchmark through the real queue. Prints figures; asserts nothing.
+
+  .venv/bin/python bench/embed.py [--jobs 2000] [--texts-per-job 4] [--latency-ms 20]
+
+Starts a NIM-format server (tests/fakes/nim.py, a fixed latency per call), the
+API and a GPU worker (`celery -A workers.gpu worker`) as subprocesses on real
+Redis + Postgres, and measures:
+
+1. texts/s with cross-job batching (the defaults: up to 256 texts a call,
+   10 ms wait), many small jobs submitted at once;
+2. texts/s with one provider call per text (GRUMP_EMBED_BATCH_MAX_TEXTS=1),
+   everything else equal, and the ratio;
+3. the average batch fill (distinct texts per provider call) under a steady
+   offered load of small jobs.
+
+Post-processing throughput per operation (normalise, truncate, quantise) is
+measured separately by bench/vectors.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import redis
+from sqlalchemy import Engine, create_engine, func, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.pipeline import PY, _spawn, _stop
+from grump.ledger.migrate import upgrade
+from grump.ledger.models import Job
+from tests.services import DATABASE_URL, REDIS_URL, free_port
+
+
+def wait_http(url: str) -> None:
+    for _ in range(300):
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def finished(engine: Engine) -> int:
+    with engine.connect() as connection:
+        query = select(func.count()).select_from(Job).where(Job.status.in_(["succeeded", "failed"]))
+        return int(connection.scalar(query) or 0)
+
+
+def wait_finished(engine: Engine, target: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while finished(engine) < target:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {finished(engine)} of {target} jobs finished")
+        time.sleep(0.02)
+
+
+def job_bodies(
+    count: int, texts_per_job: int, dimensions: int, tag: str
+) -> list[dict[str, object]]:
+    return [
+        {
+            "kind": "embed",
+            "input": {
+                "texts": [f"{tag} job {i} passage {k} about queues" for k in range(texts_per_job)],
+                "dimensions": dimensions,
+            },
+        }
+        for i in range(count)
+    ]
+
+
+def submit(http: httpx.Client, bodies: list[dict[str, object]]) -> None:
+    for start in range(0, len(bodies), 100):
+        http.post("/v1/jobs:batch", json={"jobs": bodies[start : start + 100]}).raise_for_status()
+
+
+def provider_calls(nim_url: str) -> list[int]:
+    """Distinct texts of each embeddings call the server received since its last reset."""
+    log = httpx.get(f"{nim_url}/_fake/requests", timeout=10).json()["requests"]
+    return [len(r["body"]["input"]) for r in log if r["path"] == "/v1/embeddings"]
+
+
+def reset(nim_url: str) -> None:
+    httpx.post(f"{nim_url}/_fake/reset", timeout=10).raise_for_status()
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, database: str, broker: str) -> None:
+        self.args = args
+        self.database = database
+        self.engine = create_engine(database)
+        self.nim_port, self.api_port = free_port(), free_port()
+        self.nim_url = f"http://127.0.0.1:{self.nim_port}"
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GRUMP_")}
+        self.env.update(
+            GRUMP_BROKER_URL=broker,
+            GRUMP_REDIS_URL=broker,
+            GRUMP_DATABASE_URL=database,
+            GRUMP_API_PORT=str(self.api_port),
+            GRUMP_DATA_DIR=f"/tmp/{Path(database).name}",
+            GRUMP_LOG_LEVEL="WARNING",
+            GRUMP_NIM_URL=self.nim_url,
+            GRUMP_NIM_API_KEY="bench",
+        )
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.done = 0
+
+    def start(self) -> httpx.Client:
+        nim = [PY, "-m", "tests.fakes.nim", "--port", str(self.nim_port)]
+        nim += ["--latency-ms", str(self.args.latency_ms)]
+        self.procs.append(_spawn(nim, self.env))
+        keys = [PY, "-m", "grump.cli", "keys", "create", "--tenant", "bench"]
+        key = subprocess.run(keys, env=self.env, capture_output=True, check=True).stdout
+        self.procs.append(_spawn([PY, "-m", "grump.cli", "api"], self.env))
+        wait_http(f"{self.nim_url}/v1/models")
+        wait_http(f"{self.api_url}/readyz")
+        headers = {"Authorization": f"Bearer {key.decode().strip()}"}
+        return httpx.Client(base_url=self.api_url, headers=headers, timeout=60)
+
+    def start_worker(self, **extra_env: str) -> None:
+        if self.worker is not None:
+            _stop(self.worker)
+        env = {**self.env, **extra_env}
+        args = [PY, "-m", "celery", "-A", "workers.gpu", "worker", "--loglevel=WARNING"]
+        self.worker = _spawn(args, env)
+        time.sleep(3)  # let it connect and start consuming
+
+    def throughput(self, http: httpx.Client, jobs: int, texts_per_job: int, tag: str) -> float:
+        """Texts/s from the first submit until the last job is recorded."""
+        reset(self.nim_url)
+        bodies = job_bodies(jobs, texts_per_job, self.args.dimensions, f"{tag}-{uuid.uuid4()}")
+        start = time.perf_counter()
+        submit(http, bodies)
+        self.done += jobs
+        wait_finished(self.engine, self.done)
+        return jobs * texts_per_job / (time.perf_counter() - start)
+
+    def steady_fill(self, http: httpx.Client, rate: int, seconds: float) -> list[int]:
+        """Offer ``rate`` two-text jobs/s in ticks of 50 ms; the texts of each call made."""
+        reset(self.nim_url)
+        per_tick = max(1, rate // 20)
+        ticks = int(seconds * 20)
+        tag = f"steady-{uuid.uuid4()}"
+        start = time.perf_counter()
+        for tick in range(ticks):
+            bodies = job_bodies(per_tick, 2, self.args.dimensions, f"{tag}-{tick}")
+            submit(http, bodies)
+            delay = start + (tick + 1) * 0.05 - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        self.done += per_tick * ticks
+        wait_finished(self.engine, self.done)
+        return provider_calls(self.nim_url)
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            _stop(self.worker)
+        for proc in self.procs:
+            _stop(proc)
+        self.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--texts-per-job", type=int, default=4)
+    parser.add_argument("--baseline-texts", type=int, default=600)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--dimensions", type=int, default=256)
+    parser.add_argument("--steady-rate", type=int, default=400, help="jobs/s offered")
+    parser.add_argument("--steady-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    broker = REDIS_URL.rsplit("/", 1)[0] + "/12"
+    redis.Redis.from_url(broker).flushdb()
+    admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
+    name = f"grump_bench_embed_{os.getpid()}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database = DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(database)
+    bench = Bench(args, database, broker)
+    try:
+        http = bench.start()
+        print(
+            f"machine: {os.cpu_count()} cores; provider latency {args.latency_ms:g} ms per call; "
+            f"{args.dimensions}-dim vectors; gpu worker: 64 threads, 2 calls in flight"
+        )
+        bench.start_worker()
+        batched = bench.throughput(http, args.jobs, args.texts_per_job, "batched")
+        calls = provider_calls(bench.nim_url)
+        print(
+            f"batched: {batched:,.0f} texts/s ({args.jobs} jobs x {args.texts_per_job} texts, "
+            f"{len(calls)} provider calls, mean {statistics.mean(calls):.1f} texts/call)"
+        )
+        fill = bench.steady_fill(http, args.steady_rate, args.steady_seconds)
+        print(
+            f"steady load {args.steady_rate} jobs/s x 2 texts for {args.steady_seconds:g} s: "
+            f"{len(fill)} calls, average fill {statistics.mean(fill):.1f} texts/call "
+            f"(median {statistics.median(fill):g}, max {max(fill)})"
+        )
+        bench.start_worker(GRUMP_EMBED_BATCH_MAX_TEXTS="1", GRUMP_EMBED_BATCH_WAIT_MS="0")
+        single = bench.throughput(http, args.baseline_texts, 1, "single")
+        calls = provider_calls(bench.nim_url)
+        print(f"one call per text: {single:,.0f} texts/s ({len(calls)} provider calls)")
+        print(f"batching speed-up: {batched / single:.1f}x")
+        http.close()
+    finally:
+        bench.stop()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The per-text embedding cache: a text embedded once is free the next time.
+
+A key names everything that changes the provider's vector (model, dimensions,
+input type, truncation, the text) inside the tenant's namespace, so one tenant
+never reads another's entry. Values are the provider's raw vector as float32
+bytes; post-processing (normalising, quantising) runs per job afterwards, so
+one entry serves every encoding.
+
+The cache is an optimisation: a Redis error is logged and read as a miss
+(or a skipped write), never a failed job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import redis
+from cachetools import TTLCache
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from grump.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Vector = npt.NDArray[np.float32]
+KEY_PREFIX = "grump:embed:v1"
+
+
+@dataclass(frozen=True)
+class EmbedParams:
+    """What a provider call is made with; only requests with equal params share a call."""
+
+    model: str
+    input_type: Literal["query", "passage"]
+    dimensions: int | None
+    truncate: Literal["NONE", "START", "END"]
+
+
+def text_key(tenant: str, params: EmbedParams, text: str) -> str:
+    canonical = json.dumps(
+        [params.model, params.dimensions, params.input_type, params.truncate, text],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    tenant_part = hashlib.sha256(tenant.encode()).hexdigest()[:16]
+    return f"{KEY_PREFIX}:{tenant_part}:{digest}"
+
+
+class VectorCache(Protocol):
+    def get_many(self, keys: Sequence[str]) -> list[Vector | None]: ...
+
+    def put_many(self, entries: Mapping[str, Vector]) -> None: ...
+
+
+class NoVectorCache:
+    """The cache turned off: every lookup misses."""
+
+    def get_many(self, keys: Sequence[str]) -> list[Vector | None]:
+        return [None] * len(keys)
+
+    def put_many(self, entries: Mapping[str, Vector]) -> None:
+        return None
+
+
+class MemoryVectorCache:
+    """In-process LRU with TTL (cachetools), safe across threads."""
+
+    def __init__(self, max_items: int, ttl_seconds: float) -> None:
+        self._entries: TTLCache[str, bytes] = TTLCache(maxsize=max_items, ttl=ttl_seconds)
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[str]) -> list[Vector | None]:
+        with self._lock:
+            raw = [self._entries.get(key) for key in keys]
+        return [None if value is None else _decode(value) for value in raw]
+
+    def put_many(self, entries: Mapping[str, Vector]) -> None:
+        encoded = {key: _encode(vector) for key, vector in entries.items()}
+        with self._lock:
+            self._entries.update(encoded)
+
+
+class RedisVectorCache:
+    """Shared by every GPU worker: one MGET per job, one pipelined write."""
+
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self._redis = client
+        self._ttl = ttl_seconds
+
+    def get_many(self, keys: Sequence[str]) -> list[Vector | None]:
+        if not keys:
+            return []
+        try:
+            raw: list[Any] = self._redis.mget(list(keys))
+        except (redis.RedisError, OSError) as exc:
+            log.warning("embedding cache read failed (%s); treating as misses", exc)
+            return [None] * len(keys)
+        return [_decode(value) if isinstance(value, bytes) else None for value in raw]
+
+    def put_many(self, entries: Mapping[str, Vector]) -> None:
+        if not entries:
+            return
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for key, vector in entries.items():
+                    pipe.set(key, _encode(vector), ex=self._ttl)
+                pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("embedding cache write failed (%s); entries not cached", exc)
+
+
+def _encode(vector: Vector) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def _decode(value: bytes) -> Vector | None:
+    if not value or len(value) % 4:
+        return None  # a foreign or truncated entry: a miss, not a crash
+    return np.frombuffer(value, dtype="<f4").astype(np.float32)
+
+
+def make_vector_cache(settings: Settings) -> VectorCache:
+    """Redis when ``GRUMP_REDIS_URL`` is set, else in-process; off with a TTL of 0."""
+    if settings.embed_cache_ttl_seconds <= 0:
+        return NoVectorCache()
+    if settings.redis_url:
+        return RedisVectorCache(cache_client(settings.redis_url), settings.embed_cache_ttl_seconds)
+    return MemoryVectorCache(settings.embed_cache_max_items, settings.embed_cache_ttl_seconds)
+
+
+def cache_client(url: str) -> redis.Redis:
+    """A client that gives up fast: a cache worth waiting seconds for is no cache."""
+    return redis.Redis.from_url(
+        url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
+    )
