@@ -1,0 +1,155 @@
+"""Intent parser benchmark. Prints figures; asserts nothing.
+
+  .venv/bin/python bench/intent.py [--rounds 2000]
+
+1. per intent, single thread, on typical 200-400 character paragraphs (taken from the
+   corpus of real app descriptions, plus hand-written requests): p50 / p99 in us,
+   and the ratio to the 8 ms reference;
+2. the whole corpus: intents/s on one core and us per KB;
+3. growth with input size (10 KB .. 1 MB): seconds and us per KB, which stay flat
+   when parsing is linear;
+4. the machine: ns per empty Python loop step, to compare runs across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from grump.intent import parse, parse_many
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "app-ideas.jsonl"
+REFERENCE_US = 8_000.0  # the 8 ms reference per intent
+TARGETS = {"p50_us": 50.0, "p99_us": 200.0, "one_mb_s": 0.5}
+
+HAND_WRITTEN = [
+    "Build a todo app where teams share lists, with Google login and Stripe billing, in "
+    "Next.js and Postgres. Lists can be tagged and searched, and everyone gets a reminder "
+    "before a task is due. It should work offline on phones.",
+    "I want a marketplace web app where buyers and sellers can message each other in real "
+    "time. Sellers list products with photos, buyers pay with Stripe and leave reviews. "
+    "Admins need an admin panel with analytics. It must be GDPR compliant.",
+    "A telehealth platform with video calls between doctors and patients, appointment "
+    "scheduling synced to Google Calendar, end-to-end encrypted chat and 99.9% uptime. "
+    "Patients upload documents; doctors write prescriptions.",
+    "Command-line tool in Rust that watches a folder, compresses new images, uploads them "
+    "to an S3 bucket and posts a message to Slack when it is done. No login needed; it "
+    "must be fast and use little memory.",
+]
+
+
+def corpus_texts() -> list[str]:
+    if not CORPUS.is_file():
+        return []
+    with CORPUS.open(encoding="utf-8") as lines:
+        return [json.loads(line)["text"] for line in lines if line.strip()]
+
+
+def typical_paragraphs(texts: list[str]) -> list[str]:
+    """Paragraphs of 200-400 characters from the corpus, plus the hand-written ones."""
+    paragraphs = [p.strip() for text in texts for p in re.split(r"\n\s*\n", text)]
+    return [p for p in paragraphs if 200 <= len(p) <= 400] + HAND_WRITTEN
+
+
+def loop_step_ns() -> float:
+    start = time.perf_counter_ns()
+    for _ in range(1_000_000):
+        pass
+    return (time.perf_counter_ns() - start) / 1_000_000
+
+
+def per_intent(paragraphs: list[str], rounds: int) -> list[float]:
+    """Microseconds per parse, each paragraph parsed ``rounds`` times, interleaved."""
+    for paragraph in paragraphs:
+        parse(paragraph)  # warm the token memory, as a long-running worker has it
+    samples: list[float] = []
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        for paragraph in paragraphs:
+            start = clock()
+            parse(paragraph)
+            samples.append((clock() - start) / 1000)
+    return samples
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def whole_corpus(texts: list[str], repeats: int) -> tuple[float, float]:
+    """(intents per second, us per KB) over the whole corpus on one core."""
+    parse_many(texts)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        parse_many(texts)
+    elapsed = time.perf_counter() - start
+    kilobytes = repeats * sum(len(text.encode()) for text in texts) / 1024
+    return repeats * len(texts) / elapsed, elapsed * 1e6 / kilobytes
+
+
+def growth(seed: str) -> list[tuple[int, float]]:
+    """Seconds to parse inputs of growing size built from ``seed``."""
+    results = []
+    for size in (10_000, 100_000, 1_000_000):
+        text = (seed * (size // len(seed) + 1))[:size]
+        start = time.perf_counter()
+        parse(text)
+        results.append((size, time.perf_counter() - start))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2000, help="parses of each paragraph")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    parse("warm up")
+    first_ms = (time.perf_counter() - start) * 1000
+    texts = corpus_texts()
+    paragraphs = typical_paragraphs(texts)
+    rounds = max(1, args.rounds * 4 // len(paragraphs))
+
+    print(f"machine: {loop_step_ns():.1f} ns per empty loop step; python {sys.version.split()[0]}")
+    print(f"first parse (builds the phrase index): {first_ms:.1f} ms")
+    if not texts:
+        print(f"corpus not found at {CORPUS}: paragraph figures use hand-written text only")
+
+    samples = per_intent(paragraphs, rounds)
+    p50, p99 = percentile(samples, 0.50), percentile(samples, 0.99)
+    mean_len = statistics.mean(len(p) for p in paragraphs)
+    print(
+        f"\n1. per intent, {len(paragraphs)} paragraphs of 200-400 chars "
+        f"(mean {mean_len:.0f}), {len(samples)} parses:"
+    )
+    print(f"   p50 {p50:.1f} us (target <= {TARGETS['p50_us']:.0f})")
+    print(f"   p99 {p99:.1f} us (target <= {TARGETS['p99_us']:.0f})")
+    print(f"   mean {statistics.mean(samples):.1f} us")
+    print(f"   vs the 8 ms reference: {REFERENCE_US / p50:.0f}x faster at p50")
+
+    if texts:
+        rate, us_per_kb = whole_corpus(texts, repeats=20)
+        print(f"\n2. whole corpus ({len(texts)} descriptions), one core:")
+        print(f"   {rate:.0f} intents/s, {us_per_kb:.0f} us per KB")
+
+    seed = " ".join(texts) if texts else " ".join(HAND_WRITTEN)
+    print("\n3. growth with input size:")
+    for size, seconds in growth(seed):
+        print(
+            f"   {size / 1000:>6.0f} KB: {seconds:.3f} s, {seconds * 1e6 / (size / 1024):.0f} us/KB"
+        )
+    one_mb = growth(seed)[-1][1]
+    verdict = "within" if one_mb < TARGETS["one_mb_s"] else "OVER"
+    print(f"   1 MB in {one_mb:.3f} s ({verdict} the {TARGETS['one_mb_s']} s target)")
+
+
+if __name__ == "__main__":
+    main()
