@@ -43,6 +43,11 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> Celery:
     def _child_exited(pid: int, **_: Any) -> None:
         mark_child_dead(pid)
 
+    if kind is WorkerKind.CPU:
+        # Build the parser's tables once, before the pool forks: children share them.
+        from grump.intent import warm_up
+
+        warm_up()
     worker_process_init.connect(_fresh_connections, weak=False)
     worker_ready.connect(_serve_metrics, weak=False)
     worker_process_shutdown.connect(_child_exited, weak=False)
