@@ -41,7 +41,8 @@ class ScriptedChat:
 
 @pytest.fixture
 def queued(tmp_path: Path) -> tuple[Api, uuid.UUID]:
-    api = Api(local_settings(tmp_path))
+    # No fallback to the other tier: these tests are about what the routed provider does.
+    api = Api(local_settings(tmp_path, fallback_to_other_tier=False))
     request = CompleteJobRequest.model_validate(COMPLETE)
     job = submit_job(api.runtime, api.celery, "tenant-a", request).job
     return api, job.id

@@ -1,0 +1,117 @@
+"""The cache as complete jobs see it: answers in, answers out, and what a hit is worth.
+
+A hit costs nothing; its saving is what the call would have cost on the model
+that answered, and its tokens are not spent (the ledger records zero), so they
+never count against a token budget. The answer keeps its original usage, so
+callers still see how large it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from grump.cache.codec import CorruptEntry, decode, encode
+from grump.cache.keys import completion_key
+from grump.cache.tiered import TieredCache
+from grump.jobs import CompleteInput
+from grump.ledger.jobs import Outcome
+from grump.pricing import PriceCatalogue
+
+log = logging.getLogger(__name__)
+CACHE_PROVIDER = "cache"
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    result: dict[str, Any]
+    model: str
+    provider: str
+    tokens_in: int
+    tokens_out: int
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> CachedAnswer:
+        return cls(
+            outcome.result, outcome.model, outcome.provider, outcome.tokens_in, outcome.tokens_out
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "model": self.model,
+            "provider": self.provider,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CachedAnswer:
+        try:
+            return cls(
+                result=dict(data["result"]),
+                model=str(data["model"]),
+                provider=str(data["provider"]),
+                tokens_in=int(data["tokens_in"]),
+                tokens_out=int(data["tokens_out"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptEntry(f"cache entry lacks {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Lookup:
+    answer: CachedAnswer
+    tier: str
+
+
+def hit_outcome(answer: CachedAnswer, catalogue: PriceCatalogue, premium_model: str) -> Outcome:
+    """The ledger's view of a hit: cost 0, saving = the call it replaced."""
+    would_cost = catalogue.price(answer.model).cost(answer.tokens_in, answer.tokens_out)
+    premium = catalogue.price(premium_model).cost(answer.tokens_in, answer.tokens_out)
+    return Outcome(
+        result={**answer.result, "cached": True},
+        model=answer.model,
+        provider=CACHE_PROVIDER,
+        tokens_in=0,
+        tokens_out=0,
+        cost=Decimal(0),
+        baseline_cost=max(premium, would_cost),
+        cache_savings=would_cost,
+        cached=True,
+    )
+
+
+class CompletionCache:
+    def __init__(self, tiered: TieredCache, compress_min_bytes: int) -> None:
+        self.tiered = tiered
+        self.compress_min_bytes = compress_min_bytes
+
+    def lookup(self, tenant: str, model: str, payload: CompleteInput) -> Lookup | None:
+        hit = self.tiered.get(completion_key(tenant, model, payload), kind="complete")
+        if hit is None:
+            return None
+        try:
+            return Lookup(CachedAnswer.from_json(decode(hit.value)), hit.tier)
+        except CorruptEntry as exc:
+            log.warning("ignoring an unreadable cache entry: %s", exc)
+            return None
+
+    def store(
+        self,
+        tenant: str,
+        model: str,
+        payload: CompleteInput,
+        answer: CachedAnswer,
+        only: Sequence[str] | None = None,
+    ) -> None:
+        value = encode(answer.to_json(), self.compress_min_bytes)
+        self.tiered.set(completion_key(tenant, model, payload), value, only)
+
+    def holds(
+        self, tenant: str, model: str, payload: CompleteInput, only: Sequence[str] | None = None
+    ) -> bool:
+        return self.tiered.contains(completion_key(tenant, model, payload), only)

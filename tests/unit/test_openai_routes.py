@@ -1,0 +1,54 @@
+"""The OpenAI-compatible routes' answers when no worker is there and when asked the impossible."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Api, local_settings
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    instance = Api(local_settings(tmp_path, openai_wait_seconds=0.1))
+    yield instance
+    instance.client.close()
+    instance.runtime.dispose()
+
+
+def test_an_unfinished_job_is_a_504_naming_the_job(api: Api) -> None:
+    response = api.client.post(
+        "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES}, headers=api.auth()
+    )
+    assert response.status_code == 504
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "code", "param"} and error["code"] == "timeout"
+    job_id = response.headers["x-grump-job-id"]
+    assert job_id in error["message"]
+    assert api.client.get(f"/v1/jobs/{job_id}", headers=api.auth()).json()["status"] == "queued"
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [({"stream": True}, "stream"), ({"n": 2}, "n"), ({"tools": [{"type": "function"}]}, "tools")],
+)
+def test_what_grump_cannot_honour_is_refused_by_name(
+    api: Api, extra: dict[str, object], param: str
+) -> None:
+    body = {"model": "auto", "messages": MESSAGES} | extra
+    response = api.client.post("/v1/chat/completions", json=body, headers=api.auth())
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+    assert api.queued_messages("complete.economy") == 0
+
+
+def test_auth_and_body_errors_use_openais_shape(api: Api) -> None:
+    missing = api.client.post("/v1/embeddings", json={"input": "x"})
+    assert missing.status_code == 401
+    assert missing.json()["error"]["type"] == "authentication_error"
+    empty = api.client.post("/v1/chat/completions", json={"messages": []}, headers=api.auth())
+    assert empty.status_code == 400 and empty.json()["error"]["param"] == "messages"
