@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from grump import metrics
-from grump.errors import GrumpError
-from grump.execution import run_complete, run_embed, run_parse
+from grump.cache.completions import CachedAnswer, hit_outcome
+from grump.embedding import embed_service
+from grump.errors import GrumpError, ProviderTransient
+from grump.execution import run_complete, run_parse
 from grump.jobs import CompleteInput, EmbedInput, JobKind, ParseInput
 from grump.ledger import jobs as ledger
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
+from grump.providers.registry import fallback_model, is_rate_limited
+from grump.routing import estimate_max_cost
 from grump.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,8 @@ class Claimed:
     tier: str
     model: str | None
     input: dict[str, Any]
+    tenant: str = ""
+    routing: dict[str, Any] | None = None
 
 
 def _claim(runtime: Runtime, job_id: uuid.UUID) -> Claimed | None:
@@ -55,7 +61,9 @@ def _claim(runtime: Runtime, job_id: uuid.UUID) -> Claimed | None:
             job = ledger.load_active(session, job_id)
         if job is None:
             return None
-        return Claimed(job.id, JobKind(job.kind), job.tier, job.model, dict(job.input))
+        return Claimed(
+            job.id, JobKind(job.kind), job.tier, job.model, dict(job.input), job.tenant, job.routing
+        )
 
 
 def execute(runtime: Runtime, job: Claimed) -> ledger.Outcome:
@@ -64,11 +72,57 @@ def execute(runtime: Runtime, job: Claimed) -> ledger.Outcome:
     if job.kind is JobKind.PARSE:
         return run_parse(ParseInput.model_validate(job.input), catalogue, settings.premium_model)
     if job.kind is JobKind.COMPLETE:
-        model = job.model or settings.economy_model
-        payload = CompleteInput.model_validate(job.input)
-        return run_complete(payload, model, runtime.chat(model), catalogue, settings.premium_model)
+        return _complete(runtime, job)
     model = job.model or settings.embed_model
-    return run_embed(EmbedInput.model_validate(job.input), model, runtime.embeddings, catalogue)
+    # Batched with other jobs' texts; this thread waits for its share before recording.
+    return embed_service(runtime).run(job.tenant, EmbedInput.model_validate(job.input), model)
+
+
+def _complete(runtime: Runtime, job: Claimed) -> ledger.Outcome:
+    """A complete job: the cache first; on a miss the provider (or its fallback), then store."""
+    settings = runtime.settings
+    payload = CompleteInput.model_validate(job.input)
+    model = job.model or settings.economy_model
+    cache = runtime.completion_cache
+    if cache is not None:
+        found = cache.lookup(job.tenant, model, payload)
+        if found is not None:
+            return hit_outcome(found.answer, runtime.catalogue, settings.premium_model)
+    outcome = _call_with_fallback(runtime, job, payload, model)
+    if cache is not None:
+        # Under the model that answered: a fallback answer never serves the routed model.
+        cache.store(job.tenant, outcome.model, payload, CachedAnswer.of(outcome))
+    return outcome
+
+
+def _fallback_for(runtime: Runtime, job: Claimed, payload: CompleteInput, model: str) -> str | None:
+    """The other tier's model when this job may fall back to it, else None."""
+    if job.routing is None or job.routing.get("reason") == "pinned":
+        return None  # the caller chose the model: running another would not be what was asked
+    other = fallback_model(model, runtime.catalogue, runtime.settings)
+    cap = runtime.settings.max_cost_per_request
+    if other is None or (
+        cap is not None and estimate_max_cost(runtime.catalogue.price(other), payload) > cap
+    ):
+        return None
+    return other
+
+
+def _call_with_fallback(
+    runtime: Runtime, job: Claimed, payload: CompleteInput, model: str
+) -> ledger.Outcome:
+    settings, catalogue = runtime.settings, runtime.catalogue
+    try:
+        return run_complete(payload, model, runtime.chat(model), catalogue, settings.premium_model)
+    except ProviderTransient as exc:
+        other = None if is_rate_limited(exc) else _fallback_for(runtime, job, payload, model)
+        if other is None:
+            raise
+        log.warning("job %s: %s is down (%s); falling back to %s", job.id, model, exc, other)
+        outcome = run_complete(payload, other, runtime.chat(other), catalogue, settings.premium_model)
+    routing = {**(job.routing or {}), "model": other, "reason": f"fallback:{model}"}
+    tier = catalogue.price(other).tier
+    return replace(outcome, tier=tier, routing={**routing, "tier": tier})
 
 
 def _record(runtime: Runtime, job_id: uuid.UUID, outcome: ledger.Outcome) -> bool:
@@ -89,6 +143,8 @@ def _observe_success(kind: str, tier: str, outcome: ledger.Outcome, latency: flo
     metrics.JOB_LATENCY.labels(kind, tier).observe(max(0.0, latency))
     metrics.LLM_COST_USD.labels(outcome.model, tier, kind).inc(float(outcome.cost))
     metrics.LLM_COST_PER_REQUEST.labels(kind, tier).observe(float(outcome.cost))
+    if outcome.cache_savings:
+        metrics.CACHE_SAVINGS_USD.labels(kind).inc(float(outcome.cache_savings))
     if outcome.routing_savings:
         metrics.ROUTING_SAVINGS_USD.labels(outcome.model, tier).inc(float(outcome.routing_savings))
 

@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     # Workers
     cpu_concurrency: int = 2
     llm_concurrency: int = 8
-    gpu_concurrency: int = 1
+    gpu_concurrency: int = Field(
+        64, ge=1, description="threads of a gpu worker: embed jobs it holds while batching"
+    )
     metrics_port: int = Field(0, description="worker/beat /metrics port; 0 turns it off")
 
     # Providers (no key set: the offline providers answer)
@@ -69,9 +71,57 @@ class Settings(BaseSettings):
     max_cost_per_request: Decimal | None = None
     price_catalogue_file: Path | None = None
 
+    # Provider limits and fallback (rates are shared by every worker through Redis; 0 = unlimited)
+    provider_retry_attempts: int = Field(4, ge=1, description="tries of one provider call")
+    provider_retry_base_delay_seconds: float = Field(0.5, ge=0)
+    rate_limit_economy_rps: float = Field(0.0, ge=0)
+    rate_limit_economy_burst: int = Field(10, ge=1)
+    rate_limit_premium_rps: float = Field(0.0, ge=0)
+    rate_limit_premium_burst: int = Field(5, ge=1)
+    rate_limit_embed_rps: float = Field(0.0, ge=0)
+    rate_limit_embed_burst: int = Field(10, ge=1)
+    rate_limit_wait_seconds: float = Field(10.0, ge=0, description="then the job retries later")
+    fallback_to_other_tier: bool = True
+
+    # Completion cache: memory (L1), Redis (L2, needs redis_url), disk (L3, under data_dir)
+    cache_enabled: bool = True
+    cache_memory_enabled: bool = True
+    cache_memory_max_items: int = Field(500, ge=1)
+    cache_memory_ttl_seconds: float = Field(300.0, gt=0)
+    cache_redis_enabled: bool = True
+    cache_redis_ttl_seconds: int = Field(3600, ge=1)
+    cache_disk_enabled: bool = True
+    cache_disk_ttl_seconds: int = Field(86_400, ge=1)
+    cache_disk_max_bytes: int = Field(1 << 30, ge=1 << 20)
+    cache_compress_min_bytes: int = Field(1024, ge=0, description="larger values are zlib'd")
+    cache_warm_max_usd: Decimal = Field(Decimal("1.00"), ge=0)
+    cache_warm_top: int = Field(100, ge=0, description="most frequent requests warm_cache fills")
+    cache_warm_interval_seconds: int = Field(900, ge=1)
+
+    # OpenAI-compatible front door
+    openai_wait_seconds: float = Field(60.0, gt=0, description="longest wait for a job's answer")
+
+    # Embedding batching (GPU worker): texts of many jobs share provider calls
+    embed_batch_max_texts: int = Field(256, ge=1, description="distinct texts per provider call")
+    embed_batch_max_tokens: int = Field(65_536, ge=1, description="estimated tokens per call")
+    embed_batch_wait_ms: float = Field(10.0, ge=0, description="longest wait for a batch to fill")
+    embed_calls_in_flight: int = Field(2, ge=1, description="calls a gpu worker runs at once")
+    embed_cache_ttl_seconds: int = Field(604_800, ge=0, description="per-text cache; 0: off")
+    embed_cache_max_items: int = Field(100_000, ge=1, description="in-process cache (no Redis)")
+
     # Flower (basic auth; Flower refuses to start without both in compose and Helm)
     flower_user: str | None = None
     flower_password: str | None = None
+
+    # Budgets, rollups and cost reports
+    budget_alert_threshold: Decimal = Field(
+        Decimal("0.80"), gt=0, le=1, description="Default alert share of a new budget"
+    )
+    budget_webhook_url: str | None = Field(None, description="Slack-compatible alert webhook")
+    budget_check_interval_seconds: int = 60
+    rollup_interval_seconds: int = 300
+    report_periods: str = Field("day,week", description="Scheduled reports: day, week, month")
+    report_interval_seconds: int = 3600
 
     # Logging
     log_level: str = "INFO"

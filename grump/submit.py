@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -70,6 +71,28 @@ def _text_field(request: AnyJobRequest, index: int) -> str:
     return "input.text" if request.input.texts is None else f"input.texts[{index}]"
 
 
+def _strings(value: object, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def refuse_unstorable_text(request: AnyJobRequest) -> None:
+    """NUL and lone surrogates parse as JSON but are not text a ledger or a provider accepts."""
+    for field, text in _strings(request.model_dump(mode="json"), ""):
+        if "\x00" in text:
+            raise ValidationFailed(field, "contains a NUL character")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationFailed(field, "is not valid Unicode (a lone surrogate)") from None
+
+
 def validate_limits(settings: Settings, request: AnyJobRequest) -> None:
     """Limits that depend on settings, so pydantic's schema cannot hold them."""
     if request.kind is JobKind.PARSE and request.input.text is None and not request.input.texts:
@@ -83,6 +106,7 @@ def validate_limits(settings: Settings, request: AnyJobRequest) -> None:
         if size > settings.max_text_bytes:
             reason = f"{size} bytes is over the limit of {settings.max_text_bytes}"
             raise ValidationFailed(_text_field(request, index), reason)
+    refuse_unstorable_text(request)
 
 
 def fingerprint(request: AnyJobRequest, model: str) -> str:
@@ -100,12 +124,19 @@ def plan_job(runtime: Runtime, request: AnyJobRequest, money_left: Decimal | Non
     settings, catalogue = runtime.settings, runtime.catalogue
     decision: RoutingDecision | None = None
     if isinstance(request, CompleteJobRequest):
-        decision = route(
-            request.input, RoutingPolicy.from_settings(settings), catalogue, budget_left=money_left
-        )
+        policy = RoutingPolicy.from_settings(settings)
+        try:
+            decision = route(request.input, policy, catalogue, budget_left=money_left)
+        except BudgetExceeded as exc:
+            if exc.details.get("limit_kind") != "budget":
+                raise
+            # Nothing fits the budget left: the reservation refuses it with the budget's figures.
+            decision = route(request.input, policy, catalogue, budget_left=None)
         tier, model = decision.tier, decision.model
     elif isinstance(request, EmbedJobRequest):
-        tier, model = Tier.GPU, request.input.model or settings.embed_model
+        # `is None`, not `or`: an empty model name is unknown, not the default.
+        pinned = request.input.model
+        tier, model = Tier.GPU, settings.embed_model if pinned is None else pinned
         if catalogue.price(model).kind != "embed":
             raise ValidationFailed("input.model", f"{model!r} is not an embedding model")
     else:

@@ -9,7 +9,8 @@ from grump import __version__
 from grump.api.bodylimit import BodyLimit
 from grump.api.deps import KeyCache
 from grump.api.errors import install_error_handlers
-from grump.api.routes import health, jobs
+from grump.api.routes import budgets, costs, health, jobs
+from grump.api.routes import openai as openai_routes
 from grump.runtime import Runtime
 from grump.settings import Settings
 
@@ -31,5 +32,8 @@ def create_app(
     install_error_handlers(app, settings.retry_after_seconds)
     app.include_router(health.router)
     app.include_router(jobs.router)
+    app.include_router(budgets.router)
+    app.include_router(costs.router)
+    app.include_router(openai_routes.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

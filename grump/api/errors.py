@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
 
 from grump.errors import GrumpError, ServiceUnavailable
 from grump.jobs import JobKind
@@ -17,6 +18,7 @@ from grump.ledger.db import is_outage
 
 log = logging.getLogger(__name__)
 _KIND_TAGS = {k.value for k in JobKind}
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -64,6 +66,13 @@ def install_error_handlers(app: FastAPI, retry_after: int) -> None:
         return _error(
             422, {"code": "validation_failed", "message": message, **first, "errors": errors}
         )
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        # Starlette's own refusals (unparsable body, unknown path, wrong method) in grump's shape.
+        fallback = "bad_request" if exc.status_code < 500 else "internal"
+        body = {"code": _HTTP_CODES.get(exc.status_code, fallback), "message": str(exc.detail)}
+        return _error(exc.status_code, body, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(GrumpError)
     async def on_grump_error(_: Request, exc: GrumpError) -> JSONResponse:

@@ -6,7 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from grump.cli import jobs, keys, parse, servers
+from grump.cli import cache as cache_cli
+from grump.cli import jobs, keys, money, parse, servers
 from grump.errors import GrumpError
 
 COMMANDS = (
@@ -22,6 +23,9 @@ COMMANDS = (
     "cancel",
     "parse",
     "demo",
+    "budgets",
+    "report",
+    "cache",
 )
 
 Handler = Callable[[argparse.Namespace], int]
@@ -37,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_commands(sub)
     jobs.add_commands(sub)
     parse.add_commands(sub)
+    money.add_commands(sub)
+    cache_cli.add_commands(sub)
     return parser
 
 

@@ -12,7 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grump.client import FINAL_STATUSES, GrumpClient
 from grump.demo.summary import summarise, summary_table
 from grump.demo.workload import make_workload
-from grump.embedded import run_embedded
+from grump.embedded import LOCAL_TENANT, run_embedded
+from grump.ledger.db import utcnow
+from grump.reports.deliver import write_report
+from grump.reports.model import ReportPeriod
 from grump.settings import Settings
 
 BATCH = 50
@@ -72,9 +75,12 @@ def run_demo(settings: Settings, jobs: int = 300, timeout: float = 300.0) -> int
         ):
             ids = _submit_all(client, workload, progress)
             done = _wait_all(client, ids, progress, timeout)
+        # The run ends with the cost report of the day it ran in, from the ledger it wrote.
+        report = write_report(grump.runtime, LOCAL_TENANT, ReportPeriod.DAY, utcnow())
     console.print(summary_table(summarise(done)))
     coalesced = len(ids) - len(set(ids))
     console.print(f"{len(ids)} jobs accepted, {coalesced} joined an identical job in flight.")
+    console.print(f"cost report: {report}")
     missing = len(set(ids)) - len(done)
     if missing:
         console.print(f"[red]{missing} jobs did not finish in {timeout:.0f}s[/]")

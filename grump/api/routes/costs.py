@@ -1,0 +1,180 @@
+"""/v1/costs: a tenant's spending, its budgets' state, and advice drawn from its ledger.
+
+Every answer covers the caller's own tenant only. Times without a zone are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from grump.api.deps import PrincipalDep, RuntimeDep
+from grump.api.routes.budgets import BudgetList, tenant_budgets
+from grump.errors import ValidationFailed
+from grump.ledger import costs
+from grump.ledger.db import session_scope, utcnow
+from grump.ledger.sums import Sums
+from grump.pricing import quantize_money
+
+router = APIRouter(prefix="/v1/costs", tags=["costs"])
+
+RECOMMENDATION_DAYS = 7
+THRESHOLDS = (20, 30, 40, 50, 60, 70, 80, 90)
+TOP_USERS = 5
+
+
+class CostLine(BaseModel):
+    key: str
+    requests: int
+    tokens_in: int
+    tokens_out: int
+    cost: Decimal
+    baseline_cost: Decimal
+    cache_savings: Decimal
+    routing_savings: Decimal
+
+    @classmethod
+    def of(cls, key: str, sums: Sums) -> CostLine:
+        return cls(
+            key=key,
+            requests=sums.requests,
+            tokens_in=sums.tokens_in,
+            tokens_out=sums.tokens_out,
+            cost=quantize_money(sums.cost),
+            baseline_cost=quantize_money(sums.baseline),
+            cache_savings=quantize_money(sums.cache_savings),
+            routing_savings=quantize_money(sums.routing_savings),
+        )
+
+
+class CostSummary(BaseModel):
+    tenant: str
+    start: datetime
+    end: datetime
+    group_by: costs.GroupBy
+    total: CostLine
+    groups: list[CostLine]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@router.get("/summary", response_model=CostSummary)
+def summary(
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    group_by: costs.GroupBy = costs.GroupBy.DAY,
+) -> CostSummary:
+    """Spending from ``from`` (default: 7 days before ``to``) up to ``to`` (default: now)."""
+    stop = _utc(end) if end else utcnow()
+    begin = _utc(start) if start else stop - timedelta(days=RECOMMENDATION_DAYS)
+    if begin >= stop:
+        raise ValidationFailed("from", "must be before 'to'")
+    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
+        rows = costs.summary(session, principal.tenant, begin, stop, group_by)
+        total = costs.totals(session, principal.tenant, begin, stop)
+    return CostSummary(
+        tenant=principal.tenant,
+        start=begin,
+        end=stop,
+        group_by=group_by,
+        total=CostLine.of("total", total),
+        groups=[CostLine.of(key, sums) for key, sums in rows],
+    )
+
+
+@router.get("/budget-status", response_model=BudgetList)
+def budget_status(principal: PrincipalDep, runtime: RuntimeDep) -> BudgetList:
+    return tenant_budgets(runtime, principal.tenant)
+
+
+class ThresholdLine(BaseModel):
+    threshold: int
+    cost: Decimal
+    saving: Decimal
+
+
+class UserLine(BaseModel):
+    user: str
+    cost: Decimal
+    share: Decimal
+
+
+class CacheLine(BaseModel):
+    kind: str
+    requests: int
+    hits: int
+    hit_rate: Decimal
+
+
+class Recommendations(BaseModel):
+    tenant: str
+    start: datetime
+    end: datetime
+    routing_threshold: int
+    routed_cost: Decimal
+    thresholds: list[ThresholdLine]
+    top_users: list[UserLine]
+    cache: list[CacheLine]
+    advice: list[str]
+
+
+def _share(part: Decimal, whole: Decimal) -> Decimal:
+    return (part / whole).quantize(Decimal("0.0001")) if whole else Decimal(0)
+
+
+def _advice(current: int, actual: Decimal, options: list[ThresholdLine]) -> list[str]:
+    best = max(options, key=lambda o: (o.saving, -abs(o.threshold - current)), default=None)
+    if best is None or best.saving <= 0 or best.threshold == current:
+        return []
+    return [
+        f"A routing threshold of {best.threshold} (now {current}) would have cost"
+        f" {best.cost:.4f} instead of {actual:.4f} USD over the last {RECOMMENDATION_DAYS} days:"
+        " set GRUMP_ROUTING_THRESHOLD, and check answer quality on the jobs it moves."
+    ]
+
+
+@router.get("/recommendations", response_model=Recommendations)
+def recommendations(principal: PrincipalDep, runtime: RuntimeDep) -> Recommendations:
+    """What the last 7 days' ledger suggests: routing threshold, users, cache."""
+    settings, tenant = runtime.settings, principal.tenant
+    end = utcnow()
+    start = end - timedelta(days=RECOMMENDATION_DAYS)
+    models = (settings.economy_model, settings.premium_model)
+    with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
+        actual, options = costs.threshold_options(
+            session, tenant, start, runtime.catalogue, models, THRESHOLDS
+        )
+        users = costs.summary(session, tenant, start, end, costs.GroupBy.USER)
+        cache = costs.cache_hits_by_kind(session, tenant, start, end)
+    spend = sum((sums.cost for _, sums in users), Decimal(0))
+    lines = [ThresholdLine(threshold=o.threshold, cost=o.cost, saving=o.saving) for o in options]
+    return Recommendations(
+        tenant=tenant,
+        start=start,
+        end=end,
+        routing_threshold=settings.routing_threshold,
+        routed_cost=actual,
+        thresholds=lines,
+        top_users=[
+            UserLine(user=user, cost=sums.cost, share=_share(sums.cost, spend))
+            for user, sums in users[:TOP_USERS]
+        ],
+        cache=[
+            CacheLine(
+                kind=kind,
+                requests=sums.requests,
+                hits=sums.cached,
+                hit_rate=_share(Decimal(sums.cached), Decimal(sums.requests)),
+            )
+            for kind, sums in cache.items()
+        ],
+        advice=_advice(settings.routing_threshold, actual, lines),
+    )

@@ -1,0 +1,118 @@
+"""200 concurrent submits against a budget with room for exactly 50, on real Postgres."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from grump.budget_math import Period
+from grump.budgets import estimate_reservation
+from grump.celery_app import create_celery
+from grump.errors import BudgetExceeded
+from grump.jobs import CompleteJobRequest
+from grump.ledger import budgets as budget_rows
+from grump.ledger.db import make_engine, make_sessionmaker, session_scope, utcnow
+from grump.ledger.models import BudgetPeriod, CostEvent, Job
+from grump.processing import Step, process_job
+from grump.runtime import Runtime
+from grump.settings import Settings
+from grump.submit import submit_job
+from tests.integration.money_fixtures import money_ledger  # noqa: F401
+from tests.services import redis_or_skip
+
+TENANT = "racer"
+SUBMITS, THREADS, ROOM = 200, 20, 50
+
+
+def _request(index: int, model: str) -> CompleteJobRequest:
+    # Same length, so every job reserves the same amount; different text, so none coalesce.
+    content = f"summarise ticket {index:04d} in one line"
+    return CompleteJobRequest.model_validate(
+        {
+            "kind": "complete",
+            "input": {
+                "messages": [{"role": "user", "content": content}],
+                "model": model,
+                "max_tokens": 200,
+            },
+        }
+    )
+
+
+@pytest.fixture
+def runtime(money_ledger: str, tmp_path: Path) -> Runtime:  # noqa: F811
+    redis_url = redis_or_skip()
+    settings = Settings.model_validate(
+        {"database_url": money_ledger, "broker_url": redis_url, "data_dir": tmp_path}
+    )
+    return Runtime(settings)
+
+
+def _sample_use(url: str, stop: threading.Event, seen: list[tuple[Decimal, Decimal]]) -> None:
+    engine = make_engine(url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    try:
+        while not stop.is_set():
+            with sessions() as session:
+                for row in session.scalars(select(BudgetPeriod)):
+                    seen.append((row.spent + row.reserved, row.limit_usd))
+    finally:
+        engine.dispose()
+
+
+def test_exactly_the_room_is_accepted_and_settles_to_the_cent(runtime: Runtime) -> None:
+    settings = runtime.settings
+    celery = create_celery(settings, runtime)
+    model = settings.economy_model
+    each = estimate_reservation(runtime.catalogue, _request(0, model), model)
+    assert all(
+        estimate_reservation(runtime.catalogue, _request(i, model), model) == each
+        for i in range(SUBMITS)
+    )
+    with session_scope(runtime.sessions) as session:
+        budget_rows.set_budget(
+            session, TENANT, None, Period.DAILY, each * ROOM, Decimal("0.8"), utcnow()
+        )
+
+    stop, seen = threading.Event(), list[tuple[Decimal, Decimal]]()
+    sampler = threading.Thread(target=_sample_use, args=(settings.database_url, stop, seen))
+    sampler.start()
+
+    def submit(index: int) -> str | None:
+        try:
+            return str(submit_job(runtime, celery, TENANT, _request(index, model)).job.id)
+        except BudgetExceeded:
+            return None
+
+    try:
+        with ThreadPoolExecutor(THREADS) as pool:
+            outcomes = list(pool.map(submit, range(SUBMITS)))
+    finally:
+        stop.set()
+        sampler.join()
+
+    accepted = [job_id for job_id in outcomes if job_id is not None]
+    assert len(accepted) == ROOM
+    assert seen and all(used <= limit for used, limit in seen), "use went over the limit"
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == ROOM  # refused: no row
+
+    with ThreadPoolExecutor(8) as pool:
+        steps = list(pool.map(lambda i: process_job(runtime, uuid.UUID(i)), accepted))
+    assert steps == [Step.SUCCEEDED] * ROOM
+
+    with runtime.sessions() as session:
+        (row,) = session.scalars(select(BudgetPeriod))
+        charged = session.scalar(select(func.sum(CostEvent.cost)))
+        jobs_cost = session.scalar(select(func.sum(Job.cost)))
+    assert row.reserved == 0
+    assert charged is not None and charged > 0
+    assert row.spent == charged == jobs_cost
+    celery.close()
+    runtime.dispose()
