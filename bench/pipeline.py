@@ -61,6 +61,7 @@ def bare_celery(broker: str, count: int) -> float:
     os.environ["BENCH_BROKER_URL"] = broker  # read by bench.noop_app, here and in the worker
     env = {**os.environ}
     from bench.noop_app import app
+
     with app.producer_or_acquire() as producer:
         for _ in range(count):
             app.send_task("bench.noop", queue="parse", producer=producer)

@@ -119,7 +119,9 @@ def _call_with_fallback(
         if other is None:
             raise
         log.warning("job %s: %s is down (%s); falling back to %s", job.id, model, exc, other)
-        outcome = run_complete(payload, other, runtime.chat(other), catalogue, settings.premium_model)
+        outcome = run_complete(
+            payload, other, runtime.chat(other), catalogue, settings.premium_model
+        )
     routing = {**(job.routing or {}), "model": other, "reason": f"fallback:{model}"}
     tier = catalogue.price(other).tier
     return replace(outcome, tier=tier, routing={**routing, "tier": tier})
