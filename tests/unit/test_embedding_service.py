@@ -186,6 +186,7 @@ def test_a_job_larger_than_one_call_is_split_and_kept_in_order(nim: FakeNim) -> 
     service = service_for(nim, max_texts=4, wait=0.001)
     outcome = service.run("acme", payload, MODEL)
     service.close()
-    assert [len(c) for c in embeddings_call_texts(nim)] == [4, 4, 3]
+    # Two calls may be in flight at once, so the fake can log them in either order.
+    assert sorted(len(c) for c in embeddings_call_texts(nim)) == [3, 4, 4]
     nim.reset()
     assert outcome.result["embeddings"] == alone(nim, payload)["embeddings"]
