@@ -167,6 +167,8 @@ def _new_job(
         attempts=0,
         tokens_in=0,
         tokens_out=0,
+        cost=Decimal(0),  # set here, not only by the column default: the 202 answer shows it
+        baseline_cost=Decimal(0),
         reserved_cost=plan.reservation,
         coalesced_count=0,
         created_at=now,

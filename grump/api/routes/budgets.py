@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from grump.api.deps import Principal, RuntimeDep, require_admin
+from grump.api.responses import ERROR_RESPONSES
 from grump.budget_math import Period
 from grump.ledger import budgets as budget_rows
 from grump.ledger.db import session_scope, utcnow
@@ -21,7 +22,7 @@ from grump.ledger.money_units import MAX_USD
 from grump.pricing import quantize_money as q
 from grump.reports import BudgetHealth, BudgetStatusRow
 
-router = APIRouter(prefix="/v1/budgets", tags=["budgets"])
+router = APIRouter(prefix="/v1/budgets", tags=["budgets"], responses=ERROR_RESPONSES)
 
 AdminDep = Annotated[Principal, Depends(require_admin)]
 UserQuery = Annotated[str | None, Query(max_length=200, description="a user's own budget")]

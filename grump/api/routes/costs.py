@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from grump.api.deps import PrincipalDep, RuntimeDep
+from grump.api.responses import ERROR_RESPONSES
 from grump.api.routes.budgets import BudgetList, tenant_budgets
 from grump.errors import ValidationFailed
 from grump.ledger import costs
@@ -20,7 +21,7 @@ from grump.ledger.db import session_scope, utcnow
 from grump.ledger.sums import Sums
 from grump.pricing import quantize_money
 
-router = APIRouter(prefix="/v1/costs", tags=["costs"])
+router = APIRouter(prefix="/v1/costs", tags=["costs"], responses=ERROR_RESPONSES)
 
 RECOMMENDATION_DAYS = 7
 THRESHOLDS = (20, 30, 40, 50, 60, 70, 80, 90)

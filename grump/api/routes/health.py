@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -19,7 +19,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "a service grump needs is down"}})
 def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -39,7 +39,7 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(runtime: RuntimeDep) -> Response:
     refresh_queue_depth(runtime.settings.broker_url)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

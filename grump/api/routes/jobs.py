@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Header, Query
 from sqlalchemy import select, tuple_
 
 from grump.api.deps import CeleryDep, PrincipalDep, RuntimeDep
+from grump.api.responses import ERROR_RESPONSES
 from grump.api.schemas import BatchAnswer, BatchItem, BatchSubmit, JobPage, JobView
 from grump.errors import Conflict, NotFound, RequestError, ValidationFailed
 from grump.jobs import JobKind, JobRequest, JobStatus
@@ -19,7 +20,7 @@ from grump.ledger.db import session_scope
 from grump.ledger.models import Job
 from grump.submit import submit_job
 
-router = APIRouter(prefix="/v1", tags=["jobs"])
+router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
 
 
 def _job_id(raw: str) -> uuid.UUID:

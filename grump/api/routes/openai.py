@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grump.api.deps import CeleryDep, PrincipalDep, RuntimeDep
 from grump.api.errors import describe
+from grump.api.responses import OPENAI_ERROR_RESPONSES
 from grump.errors import GrumpError, ServiceUnavailable, UnknownModel, ValidationFailed
 from grump.jobs import CompleteJobRequest, EmbedJobRequest, JobStatus
 from grump.ledger.db import session_scope
@@ -82,7 +83,9 @@ class OpenAIRoute(APIRoute):
         return answer
 
 
-router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
+router = APIRouter(
+    prefix="/v1", tags=["openai"], route_class=OpenAIRoute, responses=OPENAI_ERROR_RESPONSES
+)
 
 
 class _Body(BaseModel):
