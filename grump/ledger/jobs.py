@@ -94,7 +94,9 @@ def insert_unless_inflight(session: Session, job: Job) -> bool:
     statement = (
         insert_fn(Job)
         .values(values)
-        .on_conflict_do_nothing(index_elements=["tenant", "fingerprint"], index_where=text(INFLIGHT_SQL))
+        .on_conflict_do_nothing(
+            index_elements=["tenant", "fingerprint"], index_where=text(INFLIGHT_SQL)
+        )
         .returning(Job.id)
     )
     return session.execute(statement).first() is not None
