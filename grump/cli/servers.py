@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from typing import Any
 
 from grump.errors import ValidationFailed
@@ -88,8 +89,9 @@ def run_flower(args: argparse.Namespace) -> int:
         raise ValidationFailed(
             "GRUMP_FLOWER_USER", "set GRUMP_FLOWER_USER and GRUMP_FLOWER_PASSWORD to run Flower"
         )
-    auth = f"--basic-auth={settings.flower_user}:{settings.flower_password}"
-    app.start(["flower", f"--port={args.port}", auth])
+    # Through Flower's environment, not argv: the process list would show the password.
+    os.environ["FLOWER_BASIC_AUTH"] = f"{settings.flower_user}:{settings.flower_password}"
+    app.start(["flower", f"--port={args.port}"])
     return 0
 
 
