@@ -103,7 +103,7 @@ class GrumpClient:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential_jitter(
-                initial=self.backoff_initial, max=30, jitter=self.backoff_initial / 2
+                multiplier=self.backoff_initial, max=30, jitter=self.backoff_initial / 2
             ),
             retry=retry_if_exception_type(_Retryable),
             retry_error_callback=_give_up,
