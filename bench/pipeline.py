@@ -109,7 +109,7 @@ def grump_env(broker: str, database: str, port: int, data: Path) -> dict[str, st
     return env
 
 
-def end_to_end(url: str, key: str, database: str, count: int) -> float:
+def end_to_end(url: str, key: str, database: str, count: int, offset: int = 0) -> float:
     engine = create_engine(database)
     headers = {"Authorization": f"Bearer {key}"}
     batches = [
@@ -119,7 +119,7 @@ def end_to_end(url: str, key: str, database: str, count: int) -> float:
                     "kind": "parse",
                     "input": {"text": f"todo app {i} with login, Stripe billing and a dashboard"},
                 }
-                for i in range(s, min(s + 100, count))
+                for i in range(offset + s, offset + min(s + 100, count))
             ]
         }
         for s in range(0, count, 100)
@@ -134,7 +134,7 @@ def end_to_end(url: str, key: str, database: str, count: int) -> float:
             connection.scalar(
                 select(func.count()).select_from(Job).where(Job.status == "succeeded")
             )
-            < count
+            < offset + count
         ):
             time.sleep(0.02)
             connection.rollback()
@@ -211,7 +211,6 @@ def main() -> None:
             .strip()
         )
         procs.append(_spawn([PY, "-m", "grump.cli", "api"], env))
-        procs.append(_spawn([PY, "-m", "grump.cli", "worker", "--tier", "cpu"], env))
         url = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
@@ -219,9 +218,24 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        time.sleep(2)  # let the worker connect
-        rate = end_to_end(url, key, database, args.jobs)
-        print(f"grump parse jobs/s end to end: {rate:,.0f}  ({rate / baseline:.2f}x bare Celery)")
+        done = 0
+        worker: subprocess.Popen[bytes] | None = None
+        for processes in (1, 2):
+            worker = _spawn(
+                [PY, "-m", "grump.cli", "worker", "--tier", "cpu"],
+                {**env, "GRUMP_CPU_CONCURRENCY": str(processes)},
+            )
+            time.sleep(3)  # let the worker connect
+            rate = end_to_end(url, key, database, args.jobs, offset=done)
+            done += args.jobs
+            print(
+                f"grump parse jobs/s end to end, {processes} worker process(es): {rate:,.0f}"
+                f"  ({rate / baseline:.2f}x bare Celery)"
+            )
+            if processes == 1:
+                _stop(worker)
+        assert worker is not None
+        procs.append(worker)
         best = 0
         for offered in (int(r) for r in args.rates.split(",")):
             p50, p99, errors = offered_load(url, key, offered, args.seconds)
