@@ -48,8 +48,27 @@ def run_worker(args: argparse.Namespace) -> int:
     argv = ["worker", f"--loglevel={settings.log_level}", f"--hostname={args.tier}@%h"]
     if args.concurrency:
         argv.append(f"--concurrency={args.concurrency}")
-    app.worker_main(argv)
-    return 0
+    return run_celery_command(app, argv)
+
+
+def run_celery_command(app: Any, argv: list[str]) -> int:
+    """Run a ``celery`` sub-command on ``app`` and return its exit code.
+
+    Not app.worker_main/app.start: they drop the exit code, so a worker that
+    stopped on an unrecoverable error (its event loop dying in a Redis restart)
+    exited 0 and a restart-on-failure supervisor left it dead.
+    """
+    from celery.bin.celery import celery as command
+    from click.exceptions import Exit
+
+    command.params[0].default = app
+    try:
+        code = command.main(args=argv, standalone_mode=False)
+    except Exit as exc:
+        code = exc.exit_code
+    finally:
+        command.params[0].default = None
+    return code if isinstance(code, int) else 0
 
 
 def run_beat(args: argparse.Namespace) -> int:
@@ -64,8 +83,8 @@ def run_beat(args: argparse.Namespace) -> int:
         serve(settings.metrics_port)
     schedule = args.schedule_file or str(settings.data_dir / "beat-schedule")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", f"--loglevel={settings.log_level}", f"--schedule={schedule}"])
-    return 0
+    argv = ["beat", f"--loglevel={settings.log_level}", f"--schedule={schedule}"]
+    return run_celery_command(app, argv)
 
 
 def run_migrate(_: argparse.Namespace) -> int:
