@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -27,32 +26,12 @@ from sqlalchemy import create_engine, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.procs import spawn, stop
 from grump.ledger.migrate import upgrade
 from grump.ledger.models import Job
 from tests.services import DATABASE_URL, REDIS_URL, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
-
-
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        args,
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def bare_celery(broker: str, count: int) -> float:
@@ -65,7 +44,7 @@ def bare_celery(broker: str, count: int) -> float:
     with app.producer_or_acquire() as producer:
         for _ in range(count):
             app.send_task("bench.noop", queue="parse", producer=producer)
-    worker = _spawn(
+    worker = spawn(
         [
             PY,
             "-m",
@@ -91,7 +70,7 @@ def bare_celery(broker: str, count: int) -> float:
             time.sleep(0.002)
         return count / (time.perf_counter() - start)
     finally:
-        _stop(worker)
+        stop(worker)
         client.flushdb()
 
 
@@ -210,7 +189,7 @@ def main() -> None:
             .stdout.decode()
             .strip()
         )
-        procs.append(_spawn([PY, "-m", "grump.cli", "api"], env))
+        procs.append(spawn([PY, "-m", "grump.cli", "api"], env))
         url = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
@@ -221,7 +200,7 @@ def main() -> None:
         done = 0
         worker: subprocess.Popen[bytes] | None = None
         for processes in (1, 2):
-            worker = _spawn(
+            worker = spawn(
                 [PY, "-m", "grump.cli", "worker", "--tier", "cpu"],
                 {**env, "GRUMP_CPU_CONCURRENCY": str(processes)},
             )
@@ -233,7 +212,7 @@ def main() -> None:
                 f"  ({rate / baseline:.2f}x bare Celery)"
             )
             if processes == 1:
-                _stop(worker)
+                stop(worker)
         assert worker is not None
         procs.append(worker)
         best = 0
@@ -247,7 +226,7 @@ def main() -> None:
         print(f"highest offered load with p99 < 20 ms: {best} req/s")
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

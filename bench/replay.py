@@ -22,7 +22,6 @@ import argparse
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from sqlalchemy import create_engine, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.procs import spawn, stop
 from grump.celery_app import create_celery
 from grump.jobs import CompleteJobRequest
 from grump.ledger.migrate import upgrade
@@ -44,7 +44,6 @@ from grump.settings import Settings
 from grump.submit import submit_job
 from tests.services import create_database, drop_database, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 TENANTS = ("acme", "globex", "initech")
 SIMPLE = [
@@ -82,29 +81,9 @@ def make_trace(count: int, seed: int = 7) -> list[tuple[str, str]]:
     return trace
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        args,
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _fake(module: str, port: int, latency_ms: int) -> subprocess.Popen[bytes]:
     args = [PY, "-m", module, "--port", str(port), "--latency-ms", str(latency_ms)]
-    return _spawn(args, dict(os.environ))
+    return spawn(args, dict(os.environ))
 
 
 def _settings(broker: str, database: str, data: Path, nim: int, anthropic: int) -> dict[str, str]:
@@ -233,7 +212,7 @@ def main() -> None:
         _fake("tests.fakes.anthropic", anthropic_port, args.anthropic_latency_ms),
     ]
     procs += [
-        _spawn([PY, "-m", "grump.cli", "worker", "--tier", "llm"], env) for _ in range(args.workers)
+        spawn([PY, "-m", "grump.cli", "worker", "--tier", "llm"], env) for _ in range(args.workers)
     ]
     try:
         time.sleep(6)  # workers import and connect to the broker
@@ -253,7 +232,7 @@ def main() -> None:
         report(database, len(trace), time.perf_counter() - start)
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)
         redis.Redis.from_url(broker).flushdb()
         drop_database(name)
         shutil.rmtree(data, ignore_errors=True)
