@@ -2,26 +2,23 @@
 
 Each function returns an ``Outcome``: the result, the tokens, what the work
 cost and what it would have cost on the premium model with no cache (the
-baseline that savings are measured against).
+baseline that savings are measured against). Embed jobs run through the
+cross-job batcher in ``grump.embedding`` instead.
 """
 
 from __future__ import annotations
 
 import json
 
-from grump.gpu import array_module
-from grump.jobs import CompleteInput, EmbedInput, ParseInput
+from grump.jobs import CompleteInput, ParseInput
 from grump.ledger.jobs import Outcome
 from grump.pricing import PARSER_MODEL, PriceCatalogue
 from grump.providers.base import (
     ChatMessage,
     ChatProvider,
     ChatRequest,
-    EmbeddingProvider,
-    EmbedRequest,
     estimate_tokens,
 )
-from grump.vectors import postprocess
 
 
 def run_parse(payload: ParseInput, catalogue: PriceCatalogue, premium_model: str) -> Outcome:
@@ -72,31 +69,4 @@ def run_complete(
         tokens_out=answer.tokens_out,
         cost=cost,
         baseline_cost=max(baseline, cost),
-    )
-
-
-def run_embed(
-    payload: EmbedInput, model: str, provider: EmbeddingProvider, catalogue: PriceCatalogue
-) -> Outcome:
-    request = EmbedRequest(
-        model=model,
-        texts=tuple(payload.texts),
-        input_type=payload.input_type,
-        dimensions=payload.dimensions,
-        truncate=payload.truncate,
-    )
-    answer = provider.embed(request)
-    cost = catalogue.price(model).cost(answer.tokens_in)
-    encoded = postprocess(
-        answer.vectors, dimensions=payload.dimensions, encoding=payload.encoding, xp=array_module()
-    )
-    return Outcome(
-        result={"model": model, **encoded.to_json()},
-        model=model,
-        provider=answer.provider,
-        tokens_in=answer.tokens_in,
-        tokens_out=0,
-        cost=cost,
-        # Embeddings have no premium alternative: the baseline is the same call, uncached.
-        baseline_cost=cost,
     )
