@@ -128,23 +128,22 @@ def reject_unenqueued(session: Session, job_id: uuid.UUID, reason: str) -> None:
 
 
 def claim(session: Session, job_id: uuid.UUID, deadline: datetime) -> Job | None:
-    """Mark a job running and count the attempt; None when it is already final."""
-    now = utcnow()
-    changed = _rowcount(
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status.in_(_ACTIVE))
-            .values(
-                status=JobStatus.RUNNING.value,
-                attempts=Job.attempts + 1,
-                started_at=now,
-                deadline_at=deadline,
-            )
+    """Mark a job running and count the attempt; None when it is already final.
+
+    One statement: the UPDATE returns the claimed row, so no second read follows.
+    """
+    statement = (
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(_ACTIVE))
+        .values(
+            status=JobStatus.RUNNING.value,
+            attempts=Job.attempts + 1,
+            started_at=utcnow(),
+            deadline_at=deadline,
         )
+        .returning(Job)
     )
-    if not changed:
-        return None
-    return session.get(Job, job_id, populate_existing=True)
+    return session.scalars(statement, execution_options={"populate_existing": True}).first()
 
 
 def load_active(session: Session, job_id: uuid.UUID) -> Job | None:
