@@ -31,6 +31,16 @@ class Group:
     cost: Decimal = Decimal(0)
     baseline: Decimal = Decimal(0)
 
+    def absorb(self, other: Group) -> None:
+        """Fold another group's figures into this one (for the totals row)."""
+        self.jobs += other.jobs
+        self.succeeded += other.succeeded
+        self.failed += other.failed
+        self.latencies += other.latencies
+        self.tokens += other.tokens
+        self.cost += other.cost
+        self.baseline += other.baseline
+
     def add(self, job: dict[str, Any]) -> None:
         self.jobs += 1
         self.succeeded += job["status"] == "succeeded"
@@ -79,13 +89,7 @@ def summary_table(groups: dict[tuple[str, str], Group]) -> Table:
     total = Group()
     for name, group in groups.items():
         table.add_row(*_row(name, group))
-        total.jobs += group.jobs
-        total.succeeded += group.succeeded
-        total.failed += group.failed
-        total.latencies += group.latencies
-        total.tokens += group.tokens
-        total.cost += group.cost
-        total.baseline += group.baseline
+        total.absorb(group)
     table.add_section()
     table.add_row(*_row(("all", ""), total), style="bold")
     return table
