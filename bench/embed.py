@@ -6,10 +6,11 @@ Starts a NIM-format server (tests/fakes/nim.py, a fixed latency per call), the
 API and a GPU worker (`celery -A workers.gpu worker`) as subprocesses on real
 Redis + Postgres, and measures:
 
-1. texts/s with cross-job batching (the defaults: up to 256 texts a call,
-   10 ms wait), many small jobs submitted at once;
-2. texts/s with one provider call per text (GRUMP_EMBED_BATCH_MAX_TEXTS=1),
-   everything else equal, and the ratio;
+1. texts/s through the gpu worker with cross-job batching (the defaults: up
+   to 256 texts a call, 10 ms wait), many small jobs queued before the worker
+   starts, timed from the first claim to the last record in the ledger;
+2. the same with one provider call per text (GRUMP_EMBED_BATCH_MAX_TEXTS=1),
+   same jobs and texts per job, everything else equal, and the ratio;
 3. the average batch fill (distinct texts per provider call) under a steady
    offered load of small jobs.
 
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -34,9 +36,11 @@ from sqlalchemy import Engine, create_engine, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.pipeline import PY, _spawn, _stop
+from bench.pipeline import PY
+from bench.procs import spawn, stop
 from grump.ledger.migrate import upgrade
 from grump.ledger.models import Job
+from grump.settings import Settings
 from tests.services import DATABASE_URL, REDIS_URL, free_port
 
 
@@ -120,32 +124,48 @@ class Bench:
     def start(self) -> httpx.Client:
         nim = [PY, "-m", "tests.fakes.nim", "--port", str(self.nim_port)]
         nim += ["--latency-ms", str(self.args.latency_ms)]
-        self.procs.append(_spawn(nim, self.env))
+        self.procs.append(spawn(nim, self.env))
         keys = [PY, "-m", "grump.cli", "keys", "create", "--tenant", "bench"]
         key = subprocess.run(keys, env=self.env, capture_output=True, check=True).stdout
-        self.procs.append(_spawn([PY, "-m", "grump.cli", "api"], self.env))
+        self.procs.append(spawn([PY, "-m", "grump.cli", "api"], self.env))
         wait_http(f"{self.nim_url}/v1/models")
         wait_http(f"{self.api_url}/readyz")
         headers = {"Authorization": f"Bearer {key.decode().strip()}"}
         return httpx.Client(base_url=self.api_url, headers=headers, timeout=60)
 
-    def start_worker(self, **extra_env: str) -> None:
+    def stop_worker(self) -> None:
         if self.worker is not None:
-            _stop(self.worker)
+            stop(self.worker)
+            self.worker = None
+
+    def start_worker(self, **extra_env: str) -> None:
+        self.stop_worker()
         env = {**self.env, **extra_env}
         args = [PY, "-m", "celery", "-A", "workers.gpu", "worker", "--loglevel=WARNING"]
-        self.worker = _spawn(args, env)
+        self.worker = spawn(args, env)
         time.sleep(3)  # let it connect and start consuming
 
-    def throughput(self, http: httpx.Client, jobs: int, texts_per_job: int, tag: str) -> float:
-        """Texts/s from the first submit until the last job is recorded."""
+    def throughput(self, http: httpx.Client, jobs: int, texts_per_job: int, **env: str) -> float:
+        """Texts/s through the gpu worker: first claim to last record, read from the ledger.
+
+        The jobs are queued before the worker starts, so the figure is the
+        worker's own pace, not the API's pace at accepting submits.
+        """
+        self.stop_worker()
         reset(self.nim_url)
-        bodies = job_bodies(jobs, texts_per_job, self.args.dimensions, f"{tag}-{uuid.uuid4()}")
-        start = time.perf_counter()
+        bodies = job_bodies(jobs, texts_per_job, self.args.dimensions, f"run-{uuid.uuid4()}")
+        since = datetime.now(UTC)
         submit(http, bodies)
+        self.start_worker(**env)
         self.done += jobs
         wait_finished(self.engine, self.done)
-        return jobs * texts_per_job / (time.perf_counter() - start)
+        with self.engine.connect() as connection:
+            first, last = connection.execute(
+                select(func.min(Job.started_at), func.max(Job.finished_at)).where(
+                    Job.created_at >= since
+                )
+            ).one()
+        return jobs * texts_per_job / (last - first).total_seconds()
 
     def steady_fill(self, http: httpx.Client, rate: int, seconds: float) -> list[int]:
         """Offer ``rate`` two-text jobs/s in ticks of 50 ms; the texts of each call made."""
@@ -166,9 +186,9 @@ class Bench:
 
     def stop(self) -> None:
         if self.worker is not None:
-            _stop(self.worker)
+            stop(self.worker)
         for proc in self.procs:
-            _stop(proc)
+            stop(proc)
         self.engine.dispose()
 
 
@@ -193,15 +213,18 @@ def main() -> None:
     bench = Bench(args, database, broker)
     try:
         http = bench.start()
+        defaults = Settings()
         print(
             f"machine: {os.cpu_count()} cores; provider latency {args.latency_ms:g} ms per call; "
-            f"{args.dimensions}-dim vectors; gpu worker: 64 threads, 2 calls in flight"
+            f"{args.dimensions}-dim vectors; gpu worker: {defaults.gpu_concurrency} threads, "
+            f"batches of up to {defaults.embed_batch_max_jobs} jobs, "
+            f"{defaults.embed_calls_in_flight} calls in flight"
         )
-        bench.start_worker()
-        batched = bench.throughput(http, args.jobs, args.texts_per_job, "batched")
+        tpj = args.texts_per_job
+        batched = bench.throughput(http, args.jobs, tpj)
         calls = provider_calls(bench.nim_url)
         print(
-            f"batched: {batched:,.0f} texts/s ({args.jobs} jobs x {args.texts_per_job} texts, "
+            f"batched: {batched:,.0f} texts/s ({args.jobs} jobs x {tpj} texts, "
             f"{len(calls)} provider calls, mean {statistics.mean(calls):.1f} texts/call)"
         )
         fill = bench.steady_fill(http, args.steady_rate, args.steady_seconds)
@@ -210,10 +233,13 @@ def main() -> None:
             f"{len(fill)} calls, average fill {statistics.mean(fill):.1f} texts/call "
             f"(median {statistics.median(fill):g}, max {max(fill)})"
         )
-        bench.start_worker(GRUMP_EMBED_BATCH_MAX_TEXTS="1", GRUMP_EMBED_BATCH_WAIT_MS="0")
-        single = bench.throughput(http, args.baseline_texts, 1, "single")
+        jobs = max(1, args.baseline_texts // tpj)
+        single = bench.throughput(http, jobs, tpj, GRUMP_EMBED_BATCH_MAX_TEXTS="1")
         calls = provider_calls(bench.nim_url)
-        print(f"one call per text: {single:,.0f} texts/s ({len(calls)} provider calls)")
+        print(
+            f"one call per text: {single:,.0f} texts/s ({jobs} jobs x {tpj} texts, "
+            f"{len(calls)} provider calls)"
+        )
         print(f"batching speed-up: {batched / single:.1f}x")
         http.close()
     finally:

@@ -136,11 +136,11 @@ def _record(runtime: Runtime, job_id: uuid.UUID, outcome: ledger.Outcome) -> boo
         created_at = job.created_at
         kind, tier = job.kind, job.tier
     if recorded:
-        _observe_success(kind, tier, outcome, (utcnow() - created_at).total_seconds())
+        observe_success(kind, tier, outcome, (utcnow() - created_at).total_seconds())
     return recorded
 
 
-def _observe_success(kind: str, tier: str, outcome: ledger.Outcome, latency: float) -> None:
+def observe_success(kind: str, tier: str, outcome: ledger.Outcome, latency: float) -> None:
     metrics.JOBS_FINISHED.labels(kind, tier, "succeeded").inc()
     metrics.JOB_LATENCY.labels(kind, tier).observe(max(0.0, latency))
     metrics.LLM_COST_USD.labels(outcome.model, tier, kind).inc(float(outcome.cost))

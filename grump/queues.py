@@ -32,6 +32,8 @@ KIND_DEFAULT_TIER: dict[JobKind, Tier] = {
 
 # Celery task names, fixed so producers need not import the task modules.
 RUN_JOB_TASK = "grump.run_job"
+# Embed jobs: one message a job as for the others, taken by the gpu worker in batches.
+EMBED_JOBS_TASK = "grump.run_embed_jobs"
 REQUEUE_STUCK_TASK = "grump.requeue_stuck_jobs"
 
 # Redis priority lists: Celery buckets priorities into these steps, one list each
@@ -71,6 +73,11 @@ def queue_for(tier: Tier) -> str:
 def celery_priority(api_priority: int) -> int:
     """Map the API's 0 (lowest) .. 9 (most urgent) to Redis's lower-is-first."""
     return 9 - api_priority
+
+
+def api_priority(celery_priority: int) -> int:
+    """The inverse of ``celery_priority``."""
+    return 9 - celery_priority
 
 
 def redis_priority_keys(queue: str) -> list[str]:

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     cpu_concurrency: int = 2
     llm_concurrency: int = 8
     gpu_concurrency: int = Field(
-        64, ge=1, description="threads of a gpu worker: embed jobs it holds while batching"
+        8, ge=1, description="threads of a gpu worker: batches of embed jobs it runs at once"
     )
     metrics_port: int = Field(0, description="worker/beat /metrics port; 0 turns it off")
 
@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     openai_wait_seconds: float = Field(60.0, gt=0, description="longest wait for a job's answer")
 
     # Embedding batching (GPU worker): texts of many jobs share provider calls
+    embed_batch_max_jobs: int = Field(64, ge=1, description="embed messages taken as one batch")
     embed_batch_max_texts: int = Field(256, ge=1, description="distinct texts per provider call")
     embed_batch_max_tokens: int = Field(65_536, ge=1, description="estimated tokens per call")
     embed_batch_wait_ms: float = Field(10.0, ge=0, description="longest wait for a batch to fill")

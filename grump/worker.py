@@ -22,12 +22,24 @@ def concurrency_for(settings: Settings, kind: WorkerKind) -> int:
     }[kind]
 
 
+def prefetch_multiplier(settings: Settings, kind: WorkerKind) -> int:
+    """Messages reserved per thread or process.
+
+    A gpu worker holds a batch's messages unacknowledged until the batch is
+    recorded: it reserves room for four batches, so the next ones fill while
+    one is being recorded.
+    """
+    if kind is not WorkerKind.GPU:
+        return WORKER_PROFILES[kind].prefetch_multiplier
+    return max(1, -(-4 * settings.embed_batch_max_jobs // settings.gpu_concurrency))
+
+
 def create_worker_app(settings: Settings, kind: WorkerKind) -> Celery:
     profile = WORKER_PROFILES[kind]
     app = create_celery(settings)
     app.conf.update(
         task_queues=[Queue(name, routing_key=name) for name in profile.queues],
-        worker_prefetch_multiplier=profile.prefetch_multiplier,
+        worker_prefetch_multiplier=prefetch_multiplier(settings, kind),
         worker_pool=profile.pool,
         worker_concurrency=concurrency_for(settings, kind),
     )

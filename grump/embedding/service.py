@@ -16,6 +16,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from decimal import Decimal
 from types import ModuleType
 
@@ -34,6 +35,18 @@ from grump.providers.base import EmbeddingProvider, estimate_tokens
 from grump.runtime import Runtime
 from grump.settings import Settings
 from grump.vectors import EncodedBatch, postprocess
+
+
+@dataclass(frozen=True)
+class PendingEmbed:
+    """A started embed job: its pieces in the batcher, or its outcome when all was cached."""
+
+    tenant: str
+    params: EmbedParams
+    model: str
+    savings: Decimal
+    pieces: list[Piece]
+    done: Outcome | None = None
 
 
 def limits_from(settings: Settings) -> BatchLimits:
@@ -72,26 +85,41 @@ class EmbedService:
         self.batcher.close()
 
     def run(self, tenant: str, payload: EmbedInput, model: str) -> Outcome:
+        return self.collect(self.start(tenant, payload, model))
+
+    def start(self, tenant: str, payload: EmbedInput, model: str) -> PendingEmbed:
+        """Look the texts up and hand the misses to the batcher; does not wait.
+
+        A batch of jobs starts all of them before collecting any, so their
+        texts share provider calls.
+        """
         price = self.catalogue.price(model)  # an unknown model fails before any call
         params = EmbedParams(model, payload.input_type, payload.dimensions, payload.truncate)
         texts = list(payload.texts)
         keys = [text_key(tenant, params, t) for t in texts]
         cached = {i: v for i, v in enumerate(self.cache.get_many(keys)) if v is not None}
-        saved_tokens = sum(estimate_tokens(texts[i]) for i in cached)
-        savings = price.cost(saved_tokens)
+        savings = price.cost(sum(estimate_tokens(texts[i]) for i in cached))
         if len(cached) == len(texts):
             encoded = self._from_cache(texts, cached, payload)
-            return _outcome(model, self.provider.name, encoded, 0, Decimal(0), savings, True)
+            done = _outcome(model, self.provider.name, encoded, 0, Decimal(0), savings, True)
+            return PendingEmbed(tenant, params, model, savings, [], done)
         pieces = self._pieces(params, payload, texts, cached)
         for piece in pieces:
             self.batcher.submit(piece)
-        results = [self._wait(piece) for piece in pieces]
-        fresh = {key: vec for r in results for key, vec in self._keyed(tenant, params, r)}
-        self.cache.put_many(fresh)
+        return PendingEmbed(tenant, params, model, savings, pieces)
+
+    def collect(self, pending: PendingEmbed) -> Outcome:
+        """Wait for a started job's pieces; its outcome, or the error of its call."""
+        if pending.done is not None:
+            return pending.done
+        results = [self._wait(piece) for piece in pending.pieces]
+        tenant, params = pending.tenant, pending.params
+        self.cache.put_many({k: v for r in results for k, v in self._keyed(tenant, params, r)})
         encoded = concat_rows([r.encoded for r in results])
         tokens = sum(r.tokens_in for r in results)
         cost = sum((r.cost for r in results), Decimal(0))
-        return _outcome(model, results[0].provider, encoded, tokens, cost, savings, False)
+        provider = results[0].provider
+        return _outcome(pending.model, provider, encoded, tokens, cost, pending.savings, False)
 
     def _from_cache(
         self, texts: Sequence[str], cached: dict[int, Vector], payload: EmbedInput

@@ -25,7 +25,7 @@ from grump.ledger import budgets
 from grump.ledger.db import utcnow
 from grump.ledger.models import INFLIGHT_SQL, CostEvent, Job
 
-_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+ACTIVE_STATUS_VALUES = [s.value for s in ACTIVE_STATUSES]
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ def find_by_idempotency(session: Session, tenant: str, key: str) -> Job | None:
 def find_inflight(session: Session, tenant: str, fingerprint: str) -> Job | None:
     return session.scalars(
         select(Job).where(
-            Job.tenant == tenant, Job.fingerprint == fingerprint, Job.status.in_(_ACTIVE)
+            Job.tenant == tenant,
+            Job.fingerprint == fingerprint,
+            Job.status.in_(ACTIVE_STATUS_VALUES),
         )
     ).first()
 
@@ -134,7 +136,7 @@ def claim(session: Session, job_id: uuid.UUID, deadline: datetime) -> Job | None
     """
     statement = (
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(_ACTIVE))
+        .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))
         .values(
             status=JobStatus.RUNNING.value,
             attempts=Job.attempts + 1,
@@ -148,9 +150,49 @@ def claim(session: Session, job_id: uuid.UUID, deadline: datetime) -> Job | None
 
 def load_active(session: Session, job_id: uuid.UUID) -> Job | None:
     job = session.get(Job, job_id)
-    if job is None or job.status not in _ACTIVE:
+    if job is None or job.status not in ACTIVE_STATUS_VALUES:
         return None
     return job
+
+
+def finish_values(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The columns a successful job's row gets."""
+    return {
+        "status": JobStatus.SUCCEEDED.value,
+        "result": outcome.result,
+        "error": None,
+        "model": outcome.model,
+        "tier": outcome.tier or job.tier,
+        "routing": job.routing if outcome.routing is None else outcome.routing,
+        "tokens_in": outcome.tokens_in,
+        "tokens_out": outcome.tokens_out,
+        "cost": outcome.cost,
+        "baseline_cost": outcome.baseline_cost,
+        "attempts": Job.attempts + (0 if job.started_at else 1),
+        "finished_at": now,
+    }
+
+
+def cost_event(job: Job, outcome: Outcome, now: datetime) -> CostEvent:
+    """The one cost event of a job that succeeded."""
+    return CostEvent(
+        job_id=job.id,
+        tenant=job.tenant,
+        user_id=job.user_id,
+        session_id=job.session_id,
+        kind=job.kind,
+        model=outcome.model,
+        tier=outcome.tier or job.tier,
+        provider=outcome.provider,
+        tokens_in=outcome.tokens_in,
+        tokens_out=outcome.tokens_out,
+        cost=outcome.cost,
+        baseline_cost=outcome.baseline_cost,
+        cache_savings=outcome.cache_savings,
+        routing_savings=outcome.routing_savings,
+        cached=outcome.cached,
+        created_at=now,
+    )
 
 
 def finish(session: Session, job: Job, outcome: Outcome) -> bool:
@@ -159,45 +201,13 @@ def finish(session: Session, job: Job, outcome: Outcome) -> bool:
     changed = _rowcount(
         session.execute(
             update(Job)
-            .where(Job.id == job.id, Job.status.in_(_ACTIVE))
-            .values(
-                status=JobStatus.SUCCEEDED.value,
-                result=outcome.result,
-                error=None,
-                model=outcome.model,
-                tier=outcome.tier or job.tier,
-                routing=job.routing if outcome.routing is None else outcome.routing,
-                tokens_in=outcome.tokens_in,
-                tokens_out=outcome.tokens_out,
-                cost=outcome.cost,
-                baseline_cost=outcome.baseline_cost,
-                attempts=Job.attempts + (0 if job.started_at else 1),
-                finished_at=now,
-            )
+            .where(Job.id == job.id, Job.status.in_(ACTIVE_STATUS_VALUES))
+            .values(**finish_values(job, outcome, now))
         )
     )
     if not changed:
         return False
-    session.add(
-        CostEvent(
-            job_id=job.id,
-            tenant=job.tenant,
-            user_id=job.user_id,
-            session_id=job.session_id,
-            kind=job.kind,
-            model=outcome.model,
-            tier=outcome.tier or job.tier,
-            provider=outcome.provider,
-            tokens_in=outcome.tokens_in,
-            tokens_out=outcome.tokens_out,
-            cost=outcome.cost,
-            baseline_cost=outcome.baseline_cost,
-            cache_savings=outcome.cache_savings,
-            routing_savings=outcome.routing_savings,
-            cached=outcome.cached,
-            created_at=now,
-        )
-    )
+    session.add(cost_event(job, outcome, now))
     # Same transaction as the result: the budget is charged exactly when the job is.
     budgets.settle(session, job.id, outcome.cost)
     return True
@@ -207,7 +217,7 @@ def fail(session: Session, job_id: uuid.UUID, error: dict[str, Any]) -> bool:
     changed = _rowcount(
         session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status.in_(_ACTIVE))
+            .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))
             .values(status=JobStatus.FAILED.value, error=error, finished_at=utcnow())
         )
     )
@@ -236,7 +246,7 @@ def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
     return list(
         session.scalars(
             select(Job)
-            .where(Job.status.in_(_ACTIVE), Job.deadline_at < now)
+            .where(Job.status.in_(ACTIVE_STATUS_VALUES), Job.deadline_at < now)
             .order_by(Job.deadline_at)
             .limit(limit)
         )
@@ -246,6 +256,6 @@ def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
 def extend_deadline(session: Session, job_id: uuid.UUID, deadline: datetime) -> None:
     session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(_ACTIVE))
+        .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))
         .values(status=JobStatus.QUEUED.value, deadline_at=deadline)
     )

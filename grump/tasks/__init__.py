@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from grump.tasks.cache import register_cache
+from grump.tasks.embed_jobs import register_embed_jobs
 from grump.tasks.maintenance import register_maintenance
 from grump.tasks.money import register_money
 from grump.tasks.run_job import register_run_job
@@ -12,6 +13,7 @@ from grump.tasks.run_job import register_run_job
 
 def register_tasks(app: Celery) -> None:
     register_run_job(app)
+    register_embed_jobs(app)
     register_maintenance(app)
     register_cache(app)
     register_money(app)
