@@ -1,6 +1,6 @@
 """Intent parser benchmark. Prints figures; asserts nothing.
 
-  .venv/bin/python bench/intent.py [--rounds 2000]
+  .venv/bin/python bench/intent.py [--rounds 2000] [--repeats 5]
 
 1. per intent, single thread, on typical 200-400 character paragraphs (taken from the
    corpus of real app descriptions, plus hand-written requests): p50 / p99 in us,
@@ -9,6 +9,10 @@
 3. growth with input size (10 KB .. 1 MB): seconds and us per KB, which stay flat
    when parsing is linear;
 4. the machine: ns per empty Python loop step, to compare runs across machines.
+
+Shared or noisy machines: each figure is the median of ``--repeats`` independent
+rounds (the spread over the rounds is printed next to it), so one disturbed round
+does not move it. Every round parses the same paragraphs on one thread.
 """
 
 from __future__ import annotations
@@ -65,18 +69,18 @@ def loop_step_ns() -> float:
     return (time.perf_counter_ns() - start) / 1_000_000
 
 
-def per_intent(paragraphs: list[str], rounds: int) -> list[float]:
-    """Microseconds per parse, each paragraph parsed ``rounds`` times, interleaved."""
-    for paragraph in paragraphs:
-        parse(paragraph)  # warm the token memory, as a long-running worker has it
+def per_intent(paragraphs: list[str], rounds: int) -> tuple[list[float], float]:
+    """Microseconds per parse, each paragraph parsed ``rounds`` times, interleaved; and
+    the mean CPU time per parse, which time spent waiting for a busy CPU does not inflate."""
     samples: list[float] = []
     clock = time.perf_counter_ns
+    cpu_start = time.process_time()
     for _ in range(rounds):
         for paragraph in paragraphs:
             start = clock()
             parse(paragraph)
             samples.append((clock() - start) / 1000)
-    return samples
+    return samples, (time.process_time() - cpu_start) * 1e6 / len(samples)
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -84,9 +88,16 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def spread(values: list[float], digits: int = 1) -> str:
+    """'median (min..max)' of per-round figures."""
+    return (
+        f"{statistics.median(values):.{digits}f} "
+        f"({min(values):.{digits}f}..{max(values):.{digits}f})"
+    )
+
+
 def whole_corpus(texts: list[str], repeats: int) -> tuple[float, float]:
     """(intents per second, us per KB) over the whole corpus on one core."""
-    parse_many(texts)
     start = time.perf_counter()
     for _ in range(repeats):
         parse_many(texts)
@@ -106,47 +117,64 @@ def growth(seed: str) -> list[tuple[int, float]]:
     return results
 
 
+def report_per_intent(paragraphs: list[str], rounds: list[tuple[list[float], float]]) -> None:
+    runs = [samples for samples, _ in rounds]
+    p50s = [percentile(samples, 0.50) for samples in runs]
+    p99s = [percentile(samples, 0.99) for samples in runs]
+    mean_len = statistics.mean(len(p) for p in paragraphs)
+    print(
+        f"\n1. per intent, {len(paragraphs)} paragraphs of 200-400 chars (mean {mean_len:.0f}), "
+        f"{len(runs)} rounds of {len(runs[0])} parses; median over rounds (min..max):"
+    )
+    print(f"   p50 {spread(p50s)} us (target <= {TARGETS['p50_us']:.0f})")
+    print(f"   p99 {spread(p99s)} us (target <= {TARGETS['p99_us']:.0f})")
+    print(f"   mean {spread([statistics.mean(samples) for samples in runs])} us")
+    print(f"   mean CPU time {spread([cpu for _, cpu in rounds])} us")
+    p50, p99 = statistics.median(p50s), statistics.median(p99s)
+    print(f"   vs the 8 ms reference: {REFERENCE_US / p50:.0f}x faster at p50")
+    print(f"   p99: {REFERENCE_US / p99:.0f}x faster at p99")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2000, help="parses of each paragraph")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds; figures are medians")
     args = parser.parse_args()
+    repeats = max(1, args.repeats)
 
     start = time.perf_counter()
     parse("warm up")
     first_ms = (time.perf_counter() - start) * 1000
     texts = corpus_texts()
     paragraphs = typical_paragraphs(texts)
-    rounds = max(1, args.rounds * 4 // len(paragraphs))
+    rounds = max(1, args.rounds * 4 // len(paragraphs) // repeats)
 
-    print(f"machine: {loop_step_ns():.1f} ns per empty loop step; python {sys.version.split()[0]}")
+    loop_ns = [loop_step_ns() for _ in range(repeats)]
+    print(f"machine: {spread(loop_ns)} ns per empty loop step; python {sys.version.split()[0]}")
     print(f"first parse (builds the phrase index): {first_ms:.1f} ms")
     if not texts:
         print(f"corpus not found at {CORPUS}: paragraph figures use hand-written text only")
 
-    samples = per_intent(paragraphs, rounds)
-    p50, p99 = percentile(samples, 0.50), percentile(samples, 0.99)
-    mean_len = statistics.mean(len(p) for p in paragraphs)
-    print(
-        f"\n1. per intent, {len(paragraphs)} paragraphs of 200-400 chars "
-        f"(mean {mean_len:.0f}), {len(samples)} parses:"
-    )
-    print(f"   p50 {p50:.1f} us (target <= {TARGETS['p50_us']:.0f})")
-    print(f"   p99 {p99:.1f} us (target <= {TARGETS['p99_us']:.0f})")
-    print(f"   mean {statistics.mean(samples):.1f} us")
-    print(f"   vs the 8 ms reference: {REFERENCE_US / p50:.0f}x faster at p50")
+    parse_many(paragraphs)  # warm the token memory, as a long-running worker has it
+    report_per_intent(paragraphs, [per_intent(paragraphs, rounds) for _ in range(repeats)])
 
     if texts:
-        rate, us_per_kb = whole_corpus(texts, repeats=20)
+        parse_many(texts)
+        corpus = [whole_corpus(texts, repeats=20) for _ in range(repeats)]
         print(f"\n2. whole corpus ({len(texts)} descriptions), one core:")
-        print(f"   {rate:.0f} intents/s, {us_per_kb:.0f} us per KB")
+        print(
+            f"   {spread([rate for rate, _ in corpus], 0)} intents/s, "
+            f"{spread([us_per_kb for _, us_per_kb in corpus], 0)} us per KB"
+        )
 
     seed = " ".join(texts) if texts else " ".join(HAND_WRITTEN)
+    sizes = [growth(seed) for _ in range(repeats)]
     print("\n3. growth with input size:")
-    for size, seconds in growth(seed):
-        print(
-            f"   {size / 1000:>6.0f} KB: {seconds:.3f} s, {seconds * 1e6 / (size / 1024):.0f} us/KB"
-        )
-    one_mb = growth(seed)[-1][1]
+    for n, size in enumerate(size for size, _ in sizes[0]):
+        seconds = [run[n][1] for run in sizes]
+        per_kb = [s * 1e6 / (size / 1024) for s in seconds]
+        print(f"   {size / 1000:>6.0f} KB: {spread(seconds, 3)} s, {spread(per_kb, 0)} us/KB")
+    one_mb = statistics.median(run[-1][1] for run in sizes)
     verdict = "within" if one_mb < TARGETS["one_mb_s"] else "OVER"
     print(f"   1 MB in {one_mb:.3f} s ({verdict} the {TARGETS['one_mb_s']} s target)")
 

@@ -77,8 +77,9 @@ class Entry:
     alone: Payload | None  # the one-word phrase, if any
     by_second: dict[str, tuple[Tail, ...]] | None  # next key -> phrases starting here
     after: dict[str, tuple[Tail, ...]] | None  # previous key -> phrases starting there
-    nexts: frozenset[str] = frozenset()  # keys of by_second, for a quick "no phrase here"
+    nexts: frozenset[str] = frozenset()  # keys of by_second
     previous: frozenset[str] = frozenset()  # keys of after
+    longer: bool = False  # has phrases of two words or more (by_second or after)
 
     @classmethod
     def of(
@@ -87,7 +88,14 @@ class Entry:
         by_second: dict[str, tuple[Tail, ...]] | None,
         after: dict[str, tuple[Tail, ...]] | None,
     ) -> Entry:
-        return cls(alone, by_second, after, frozenset(by_second or ()), frozenset(after or ()))
+        return cls(
+            alone,
+            by_second,
+            after,
+            frozenset(by_second or ()),
+            frozenset(after or ()),
+            by_second is not None or after is not None,
+        )
 
 
 Index = dict[str, Entry]
@@ -187,3 +195,17 @@ def _longest_first(groups: dict[str, list[Tail]] | None) -> dict[str, tuple[Tail
     return {
         key: tuple(sorted(tails, key=lambda tail: -len(tail[0]))) for key, tails in groups.items()
     }
+
+
+def pair_starts(index: Index) -> frozenset[tuple[str, str]]:
+    """The first two keys of every phrase of two words or more.
+
+    A longer phrase can only start where two tokens in a row form one of these:
+    the matcher checks the few candidate places (see ``grump.intent.codes``)
+    against this set instead of trying every token.
+    """
+    pairs: set[tuple[str, str]] = set()
+    for key, entry in index.items():
+        pairs.update((key, second) for second in entry.nexts)
+        pairs.update((first, key) for first in entry.previous)
+    return frozenset(pairs)

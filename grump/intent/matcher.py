@@ -8,16 +8,25 @@ or a contrast word; a phrase inside it is dropped. "login not needed" and
 "clone of" or before "clone" are named, not integrated ("an Instagram clone").
 
 This loop runs on every parse, so it is written for speed: it visits only the
-tokens that may start a phrase or change a scope, and counts words with C-level
-sums.
+tokens that may start a phrase or change a scope, found with C-level operations
+on the tokens' code bytes (``grump.intent.codes``), which also count the words.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import compress
 from operator import attrgetter
 
+from grump.intent.codes import (
+    CODE_BLOCKED,
+    CODE_CONTENT,
+    CODE_HOT,
+    CODE_KNOWN,
+    CODE_SCOPE,
+    ones,
+    pair_candidates,
+    positions,
+)
 from grump.intent.lexicon import Entry, Payload, Tail
 from grump.intent.tokens import (
     BOUNDARY,
@@ -57,23 +66,82 @@ class Matches:
     understood_words: int = 0  # of those, the ones in a label phrase or known vocabulary
 
 
-def match(infos: list[TokenInfo], may_post_negate: bool = True) -> Matches:
-    """Labels asked for in ``infos``.
+def match(
+    infos: list[TokenInfo],
+    codes: tuple[bytes, bytes],
+    pairs: frozenset[tuple[str, str]],
+    may_negate: bool = True,
+    may_post_negate: bool = True,
+    careful: bool = True,
+) -> Matches:
+    """Labels asked for in ``infos`` (``codes``: their code lanes, see ``codes_of``).
 
-    Only tokens that may start a phrase or change a scope are visited; the words
-    skipped in between only shorten an open negation scope. ``may_post_negate``
-    False promises the text has no word that negates from behind ("not",
-    "-n't", "unnecessary"), which skips that check.
+    ``pairs`` are the first two keys of every longer phrase. ``may_negate`` False
+    promises the text has no negator ("no", "without"), ``may_post_negate`` False
+    that it has no word that negates from behind ("not", "-n't", "unnecessary"),
+    ``careful`` False that it has neither nor a clone word ("an Instagram clone"):
+    each skips work.
+
+    Only the tokens where a phrase may start (a word that names a label alone, the
+    first two words of a longer phrase) or, with a negator, where a scope may open
+    or close are visited: any other visit would leave the pass as it was.
     """
+    flags = codes[0]
+    starts = _phrase_starts(infos, codes[1], pairs)
+    if starts or careful:
+        visits = positions(flags, CODE_HOT | CODE_SCOPE if may_negate else CODE_HOT)
+        if starts:
+            visits = sorted({*visits, *starts, *[start + 1 for start in starts]})
+        found, labelled = _pass(infos, visits, may_post_negate)
+    else:
+        found, labelled = _single_words(infos, flags)
+    # One translate tells both counts: 1 for a content word, 2 for one grump knows.
+    words = flags.translate(_WORDS)
+    known = words.count(2)
+    found.content_words = content = words.count(1) + known
+    understood = known + labelled
+    found.understood_words = understood if understood < content else content
+    return found
+
+
+def _phrase_starts(
+    infos: list[TokenInfo], pair_codes: bytes, pairs: frozenset[tuple[str, str]]
+) -> list[int]:
+    """Where a phrase of two words or more may start: its first two keys are a pair."""
+    return [
+        start
+        for start in pair_candidates(pair_codes)
+        if (infos[start].key, infos[start + 1].key) in pairs
+    ]
+
+
+def _single_words(infos: list[TokenInfo], flags: bytes) -> tuple[Matches, int]:
+    """What the pass finds when every phrase is one word and nothing negates.
+
+    Then no phrase overlaps another and each names what it names, so the covered
+    bytes come straight from the codes and only the labels need a Python loop.
+    Returns the matches and how many words the labels took.
+    """
+    covered = bytearray(flags.translate(_COVERED))
+    found = Matches(covered, [], [])
+    asked, votes = found.asked, found.votes
+    labelled = ones(covered)  # LABELLED is 1; a blocked word names nothing
+    for i in labelled:
+        payload: Payload = _ALONE(infos[i])  # a hot word outside a clone has one
+        asked.extend(payload.labels)
+        if payload.type_votes:
+            votes.extend((label, weight, i) for label, weight in payload.type_votes)
+    return found, len(labelled)
+
+
+def _pass(infos: list[TokenInfo], visits: list[int], may_post_negate: bool) -> tuple[Matches, int]:
+    """The pass over the visited positions: the matches, and how many words labels took."""
     count = len(infos)
-    found = Matches(covered=bytearray(count))
-    covered = found.covered
-    labelled = 0
-    negation_left = 0
-    clone_until = -1
-    cursor = 0  # the first token not yet visited or consumed by a phrase
-    consumed = 0  # the first token after the last phrase
-    for i in compress(range(count), map(_ACTIVE, infos)):
+    found = Matches(bytearray(count), [], [])
+    covered, asked, votes = found.covered, found.asked, found.votes
+    labelled = negation_left = cursor = consumed = 0  # cursor: the first token not yet
+    clone_until = -1  # visited or consumed; consumed: the first after the last phrase
+    for i in visits:
         if i < cursor:
             continue
         if negation_left:
@@ -85,12 +153,14 @@ def match(infos: list[TokenInfo], may_post_negate: bool = True) -> Matches:
             continue
         entry = info.phrases
         payload = None
-        if entry is not None and (
-            entry.alone is not None
-            or (i + 1 < count and infos[i + 1].key in entry.nexts)
-            or (i > consumed and infos[i - 1].key in entry.previous)
-        ):
-            start, end, payload = _phrase_at(infos, i, entry, consumed)
+        if entry is not None:
+            if entry.longer and (
+                (i + 1 < count and infos[i + 1].key in entry.nexts)
+                or (i > consumed and infos[i - 1].key in entry.previous)
+            ):
+                start, end, payload = _phrase_at(infos, i, entry, consumed)
+            else:  # the one-word phrase, if any: no longer one can start here
+                start, end, payload = i, i + 1, entry.alone
         if payload is None:
             if info.flags & _SCOPE_FLAGS:
                 negation_left, clone_until = _scope_word(infos, i, negation_left, clone_until)
@@ -106,23 +176,26 @@ def match(infos: list[TokenInfo], may_post_negate: bool = True) -> Matches:
             labelled += end - start
             if not negation_left and not (may_post_negate and _negated_after(infos, end)):
                 if start <= clone_until or (end < count and infos[end].flags & CLONE):
-                    found.asked.extend(payload.labels_but_brands)
+                    asked.extend(payload.labels_but_brands)
                 else:
-                    found.asked.extend(payload.labels)
-                for label, weight in payload.type_votes:
-                    found.votes.append((label, weight, start))
-        negation_left = max(0, negation_left - (end - i))
-    found.content_words = sum(map(_CONTENT, infos))
-    found.understood_words = min(found.content_words, sum(map(_KNOWN, infos)) + labelled)
-    return found
+                    asked.extend(payload.labels)
+                if payload.type_votes:
+                    votes.extend((label, weight, start) for label, weight in payload.type_votes)
+        if negation_left:
+            negation_left = max(0, negation_left - (end - i))
+    return found, labelled
 
 
-_ACTIVE = attrgetter("active")
-_CONTENT = attrgetter("content")
-_KNOWN = attrgetter("known")
 _SCOPE_FLAGS = NEGATOR | SCOPE_BREAKER | CLONE_OF
 _CLAUSE_BREAKS = BOUNDARY | COMMA
+_ALONE = attrgetter("phrases.alone")
+_WORDS = bytes((2 if code & CODE_KNOWN else 1) if code & CODE_CONTENT else 0 for code in range(256))
 _LONGEST_PHRASE = 16
+# Per code byte, what a one-word phrase leaves in Matches.covered.
+_COVERED = bytes(
+    (BLOCKED if code & CODE_BLOCKED else LABELLED) if code & CODE_HOT else UNCOVERED
+    for code in range(256)
+)
 _LABELLED_BYTES = [bytes([LABELLED]) * n for n in range(_LONGEST_PHRASE + 1)]
 _BLOCKED_BYTES = [bytes([BLOCKED]) * n for n in range(_LONGEST_PHRASE + 1)]
 

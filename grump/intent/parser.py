@@ -4,61 +4,68 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from grump.intent.codes import CODE_CAREFUL, codes_of, lane
 from grump.intent.labels import STACK, UNKNOWN
 from grump.intent.lexicon import CONSTRAINT, FEATURE, INTEGRATION
 from grump.intent.matcher import Matches, match
-from grump.intent.model import Intent
-from grump.intent.normalise import clean, tokenise
-from grump.intent.roles import extract_roles
+from grump.intent.model import Intent, assemble
+from grump.intent.normalise import words
+from grump.intent.roles import Roles, extract_roles
 from grump.intent.scoring import choose_project_type, complexity, confidence
-from grump.intent.tokens import token_table
-from grump.intent.vocabulary import POST_NEGATION_LEADS, POST_NEGATION_WORDS
+from grump.intent.tokens import NEGATOR_TOKENS, POST_NEGATORS, token_table
 
 _EMPTY = Intent()
 _NONE: frozenset[str] = frozenset()
-# Every word that can negate a label from behind ("login not needed", "ads unneeded").
-_POST_NEGATORS = POST_NEGATION_LEADS | POST_NEGATION_WORDS
 
 
 def parse(text: str) -> Intent:
     """The intent of one free-text request. Pure, thread-safe, never raises for a str."""
-    tokens = tokenise(clean(text))
+    tokens = words(text)
     if not tokens:
         return _EMPTY
-    infos = token_table().infos(tokens)
-    found = match(infos, may_post_negate=not _POST_NEGATORS.isdisjoint(tokens))
-    roles = extract_roles(infos, found.covered)
-    labels = _labels_by_kind(found)
-    project_type = choose_project_type(_type_votes(found))
-    features = labels.get(FEATURE, _NONE)
-    integrations = labels.get(INTEGRATION, _NONE)
-    constraints = labels.get(CONSTRAINT, _NONE)
-    stack = {category: sorted(labels[category]) for category in STACK if category in labels}
-    stack_items = sum(map(len, stack.values()))
+    table = token_table()
+    infos = table.infos(tokens)
+    codes = codes_of(infos)
+    may_negate = may_post_negate = careful = 1 in lane(codes[0], CODE_CAREFUL)
+    if careful:  # rare: then find out which kind
+        may_negate = not NEGATOR_TOKENS.isdisjoint(tokens)
+        may_post_negate = not POST_NEGATORS.isdisjoint(tokens)
+    found = match(infos, codes, table.pairs, may_negate, may_post_negate, careful)
+    roles = extract_roles(infos, codes[0], found.covered)
+    return _intent(found, roles)
+
+
+def _intent(found: Matches, roles: Roles) -> Intent:
+    labels = _labels_by_kind(found.asked)
+    features = labels.pop(FEATURE, _NONE)
+    integrations = labels.pop(INTEGRATION, _NONE)
+    constraints = labels.pop(CONSTRAINT, _NONE)
+    # What is left are stack categories, reported in taxonomy order.
+    stack = {c: sorted(labels[c]) for c in STACK if c in labels} if labels else {}
+    stack_items = sum(map(len, labels.values())) if labels else 0
+    project_type = _project_type(found.votes)
+    actors, entities = roles.actors, roles.entities
     evidence = (
         len(features)
         + len(integrations)
         + len(constraints)
         + stack_items
-        + len(roles.actors)
-        + len(roles.entities)
+        + len(actors)
+        + len(entities)
         + (project_type != UNKNOWN)
     )
-    # The sets are already free of duplicates, so sorting them is all Intent.build would do.
-    return Intent(
-        project_type=project_type,
-        actors=tuple(sorted(roles.actors)),
-        features=tuple(sorted(features)),
-        entities=tuple(sorted(roles.entities)),
-        integrations=tuple(sorted(integrations)),
-        stack=stack,
-        constraints=tuple(sorted(constraints)),
-        complexity=complexity(
-            features, roles.actors, roles.entities, integrations, constraints, stack_items
-        ),
-        confidence=confidence(
-            found.content_words, found.understood_words + roles.mentions, evidence
-        ),
+    # The sets are already free of duplicates, so sorting them is all Intent.build would
+    # do; an empty one needs no sort (each call counts at this rate).
+    return assemble(
+        project_type,
+        tuple(sorted(actors)) if actors else (),
+        tuple(sorted(features)) if features else (),
+        tuple(sorted(entities)) if entities else (),
+        tuple(sorted(integrations)) if integrations else (),
+        stack,
+        tuple(sorted(constraints)) if constraints else (),
+        complexity(features, actors, entities, integrations, constraints, stack_items),
+        confidence(found.content_words, found.understood_words + roles.mentions, evidence),
     )
 
 
@@ -75,9 +82,9 @@ def parse_many(texts: Iterable[str]) -> list[Intent]:
     return [parse(text) for text in texts]
 
 
-def _labels_by_kind(found: Matches) -> dict[str, set[str]]:
+def _labels_by_kind(asked: list[tuple[str, str]]) -> dict[str, set[str]]:
     labels: dict[str, set[str]] = {}
-    for kind, label in found.asked:
+    for kind, label in asked:
         if kind in labels:
             labels[kind].add(label)
         else:
@@ -85,10 +92,12 @@ def _labels_by_kind(found: Matches) -> dict[str, set[str]]:
     return labels
 
 
-def _type_votes(found: Matches) -> dict[str, tuple[float, int]]:
-    """Project type -> (total weight, first position)."""
-    votes: dict[str, tuple[float, int]] = {}
-    for label, weight, position in found.votes:
-        total, first = votes.get(label, (0.0, position))
-        votes[label] = (total + weight, first)
-    return votes
+def _project_type(votes: list[tuple[str, float, int]]) -> str:
+    """The type with most weight; on a tie, the one named first."""
+    if len(votes) == 1:  # the usual case: one naming ("a web app")
+        return votes[0][0]
+    totals: dict[str, tuple[float, int]] = {}  # type -> (total weight, first position)
+    for label, weight, position in votes:
+        total, first = totals.get(label, (0.0, position))
+        totals[label] = (total + weight, first)
+    return choose_project_type(totals)

@@ -12,9 +12,8 @@ an app ("a recipe app", "expense tracker"). Both come out singular.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import attrgetter
 
+from grump.intent.codes import CODE_ROLE, positions
 from grump.intent.matcher import BLOCKED, UNCOVERED
 from grump.intent.tokens import (
     ACTOR,
@@ -28,6 +27,7 @@ from grump.intent.tokens import (
     GENERIC,
     MANAGEMENT_VERB,
     MODAL,
+    NOUN_SHAPED,
     NUMBER,
     PERSONISH,
     PREPOSITION,
@@ -36,7 +36,6 @@ from grump.intent.tokens import (
     WORD,
     TokenInfo,
 )
-from grump.intent.vocabulary import NOT_NOUN_ENDINGS, NOUNS_WITH_THOSE_ENDINGS
 
 OBJECT_REACH = 8  # tokens after a verb searched for its object
 MAX_OBJECTS = 3  # coordinated objects per verb ("notes, tags and folders")
@@ -54,30 +53,46 @@ class Roles:
     mentions: int = 0  # words understood as an actor or entity
 
 
-def extract_roles(infos: list[TokenInfo], covered: bytearray) -> Roles:
-    """Actors and entities of a token list; ``covered`` marks the words labels took."""
-    roles = Roles()
-    for i in compress(range(len(infos)), map(_MAY_NAME_ROLE, infos)):
+def extract_roles(infos: list[TokenInfo], codes: bytes, covered: bytearray) -> Roles:
+    """Actors and entities of a token list (``codes``: their CODE_* bits); ``covered``
+    marks the words labels took."""
+    actors: set[str] = set()
+    entities: set[str] = set()
+    mentions = 0  # every actor or entity found, repeats included
+    last = len(infos) - 1
+    for i in positions(codes, CODE_ROLE):
         info = infos[i]
         flags = info.flags
         if flags & ACTOR:
-            if covered[i] != BLOCKED and not _is_modifier(infos, i):
-                _add(roles.actors, roles, info.lemma)
+            # Not a person where it qualifies the next word ('team member', 'user name')
+            # or is a verb ('host it on Netlify').
+            following = infos[i + 1] if i < last else None
+            if covered[i] != BLOCKED and (
+                following is None
+                or not (following.flags & (ACTOR | GENERIC) or following.surface in _OBJECT_WORDS)
+            ):
+                actors.add(info.lemma)
+                mentions += 1
         elif flags & PERSONISH and covered[i] == UNCOVERED and _acts(infos, i):
-            _add(roles.actors, roles, info.lemma)
+            actors.add(info.lemma)
+            mentions += 1
         if flags & AS:
-            _as_a(infos, i, roles)
+            named = _as_a(infos, i)
+            if named:
+                actors.add(named)
+                mentions += 1
         if flags & MANAGEMENT_VERB:
-            for entity in _objects(infos, covered, i):
-                _add(roles.entities, roles, entity)
+            objects = _objects(infos, covered, i)
+            entities.update(objects)
+            mentions += len(objects)
         if flags & APP_HEAD:
             named = _app_subject(infos, covered, i)
             if named:
-                _add(roles.entities, roles, named)
-    return roles
+                entities.add(named)
+                mentions += 1
+    return Roles(actors, entities, mentions)
 
 
-_MAY_NAME_ROLE = attrgetter("may_name_role")
 _SUBJECT_LOOKBACK = 4  # determiners and compound words between a clause start and its subject
 
 
@@ -95,20 +110,6 @@ def _in_subject_slot(infos: list[TokenInfo], i: int) -> bool:
     return j < 0
 
 
-def _add(target: set[str], roles: Roles, word: str) -> None:
-    target.add(word)
-    roles.mentions += 1
-
-
-def _is_modifier(infos: list[TokenInfo], i: int) -> bool:
-    """Not a person here: 'team member', 'user name' (it qualifies the next word) or
-    'host it on Netlify' (a verb)."""
-    if i + 1 >= len(infos):
-        return False
-    following = infos[i + 1]
-    return bool(following.flags & (ACTOR | GENERIC)) or following.surface in _OBJECT_WORDS
-
-
 _OBJECT_WORDS = frozenset({"it", "them", "the", "a", "an", "this", "these", "our", "my", "your"})
 
 
@@ -124,11 +125,11 @@ def _before_modal(infos: list[TokenInfo], i: int) -> bool:
     return i + 1 < len(infos) and bool(infos[i + 1].flags & MODAL)
 
 
-def _as_a(infos: list[TokenInfo], i: int, roles: Roles) -> None:
-    """'As a teacher, I ...', 'as a registered store owner'."""
+def _as_a(infos: list[TokenInfo], i: int) -> str | None:
+    """'As a teacher, I ...', 'as a registered store owner': the person, if any."""
     j = i + 1
     if j >= len(infos) or infos[j].surface not in ("a", "an"):
-        return
+        return None
     j += 1
     while j < len(infos) and j <= i + 4 and infos[j].flags & DETERMINER:
         j += 1
@@ -139,7 +140,8 @@ def _as_a(infos: list[TokenInfo], i: int, roles: Roles) -> None:
         head += 1  # 'as a store owner': the last person noun is the head
     j = head
     if j < len(infos) and infos[j].flags & (ACTOR | PERSONISH):
-        _add(roles.actors, roles, infos[j].lemma)
+        return infos[j].lemma
+    return None
 
 
 def _objects(infos: list[TokenInfo], covered: bytearray, verb: int) -> list[str]:
@@ -213,13 +215,8 @@ def _app_subject(infos: list[TokenInfo], covered: bytearray, head: int) -> str |
 
 def _is_entity(info: TokenInfo, coverage: int, verb_form_ok: bool = False) -> bool:
     """A noun that names a thing: not a label, a person, a vague word or a modifier."""
-    lemma = info.lemma
     rejected = _NOT_AN_ENTITY & ~VERB if verb_form_ok else _NOT_AN_ENTITY
-    return (
-        coverage == UNCOVERED
-        and bool(info.flags & WORD)
-        and not info.flags & rejected
-        and len(lemma) >= 3
-        and lemma.isalpha()
-        and (not lemma.endswith(NOT_NOUN_ENDINGS) or lemma in NOUNS_WITH_THOSE_ENDINGS)
-    )
+    return coverage == UNCOVERED and info.flags & (_ENTITY | rejected) == _ENTITY
+
+
+_ENTITY = WORD | NOUN_SHAPED

@@ -14,7 +14,17 @@ from functools import cache
 from typing import Final
 
 from grump.intent import vocabulary as v
-from grump.intent.lexicon import Entry, Index, build_index
+from grump.intent.codes import (
+    CODE_BLOCKED,
+    CODE_CAREFUL,
+    CODE_CONTENT,
+    CODE_HOT,
+    CODE_KNOWN,
+    CODE_ROLE,
+    CODE_SCOPE,
+    pair_bits,
+)
+from grump.intent.lexicon import Entry, Index, build_index, pair_starts
 from grump.intent.morphology import match_key, singular
 from grump.intent.normalise import clean, tokenise
 
@@ -44,6 +54,8 @@ CLONE: Final = 1 << 21  # "an Instagram clone": a brand named, not integrated
 CONJUNCTION: Final = 1 << 22  # "and", "or"
 AS: Final = 1 << 23
 CLONE_OF: Final = 1 << 24  # "clone" in "a clone of Instagram"
+# Shaped like a noun naming a thing: 3+ letters, no adjective/adverb ending ("saved").
+NOUN_SHAPED: Final = 1 << 25
 
 _DOT_WORDS: Final = frozenset({".net"})
 CACHE_LIMIT: Final = 50_000
@@ -56,6 +68,11 @@ _MANAGEMENT_KEYS: Final = frozenset(match_key(word) for word in v.MANAGEMENT_VER
 _VERB_KEYS: Final = _MANAGEMENT_KEYS | frozenset(match_key(word) for word in v.OTHER_VERBS)
 
 
+# Tokens that negate: as written ("no", and ".no", whose word is "no"), and from behind.
+POST_NEGATORS: Final = v.POST_NEGATION_LEADS | v.POST_NEGATION_WORDS
+NEGATOR_TOKENS: Final = v.NEGATORS | {"." + word for word in v.NEGATORS}
+
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     surface: str
@@ -63,15 +80,12 @@ class TokenInfo:
     lemma: str
     flags: int
     phrases: Entry | None
-    content: int = 0  # 1 for a word that carries meaning (not a stopword or number)
-    known: int = 0  # 1 for a content word grump understands without a label
-    may_name_role: bool = False  # a person noun, "as", a management verb or an app noun
-    active: bool = False  # may start a phrase, or opens/closes a negation scope
+    code: bytes = b"\0\0"  # CODE_* bits and pair bits (see grump.intent.codes)
 
 
-_BOUNDARY_INFO: Final = TokenInfo("|", "|", "|", BOUNDARY, None, active=True)
-_COMMA_INFO: Final = TokenInfo(",", ",", ",", COMMA, None, active=True)
 _SCOPE_FLAGS: Final = NEGATOR | SCOPE_BREAKER | CLONE_OF
+_BOUNDARY_INFO: Final = TokenInfo("|", "|", "|", BOUNDARY, None, bytes([CODE_SCOPE, 0]))
+_COMMA_INFO: Final = TokenInfo(",", ",", ",", COMMA, None, bytes([CODE_SCOPE, 0]))
 
 
 def _word_flags(word: str, lemma: str, key: str) -> int:
@@ -113,6 +127,12 @@ def _word_flags(word: str, lemma: str, key: str) -> int:
         flags |= CONJUNCTION
     if word == "as":
         flags |= AS
+    if (
+        len(lemma) >= 3
+        and lemma.isalpha()
+        and (not lemma.endswith(v.NOT_NOUN_ENDINGS) or lemma in v.NOUNS_WITH_THOSE_ENDINGS)
+    ):
+        flags |= NOUN_SHAPED
     return flags
 
 
@@ -145,6 +165,9 @@ class TokenTable:
         self._cache: dict[str, TokenInfo] = {}
         common = frozenset(match_key(word) for word in v.STOPWORDS - v.NEGATORS)
         self.index: Index = build_index(self.phrase_keys, common)
+        self.pairs: frozenset[tuple[str, str]] = pair_starts(self.index)
+        self._pair_bits = pair_bits(self.pairs, common)
+        self._codes: dict[bytes, bytes] = {}  # one object per distinct code, shared
 
     def phrase_keys(self, phrase: str) -> list[list[str]]:
         """A phrase's key sequence, plus its one-word spelling ("sign up" -> "signup")."""
@@ -183,12 +206,26 @@ class TokenTable:
         lemma = singular(word)
         key = match_key(word)
         flags = _word_flags(word, lemma, key)
-        content = 0 if flags & (STOP | NUMBER) else 1
-        known = content if flags & KNOWN else 0
-        role = bool(flags & (ACTOR | PERSONISH | AS | MANAGEMENT_VERB | APP_HEAD))
         entry = self.index.get(key)
-        active = entry is not None or bool(flags & _SCOPE_FLAGS)
-        return TokenInfo(word, key, lemma, flags, entry, content, known, role, active)
+        return TokenInfo(word, key, lemma, flags, entry, self._code(token, key, flags, entry))
+
+    def _code(self, token: str, key: str, flags: int, entry: Entry | None) -> bytes:
+        """The token's two code bytes, one shared object per distinct value."""
+        code = 0
+        if (entry is not None and entry.alone is not None) or flags & CLONE_OF:
+            code |= CODE_HOT
+        if entry is not None and entry.alone is not None and entry.alone.blocked:
+            code |= CODE_BLOCKED
+        if flags & _SCOPE_FLAGS:
+            code |= CODE_SCOPE
+        if flags & (ACTOR | PERSONISH | AS | MANAGEMENT_VERB | APP_HEAD):
+            code |= CODE_ROLE
+        if not flags & (STOP | NUMBER):
+            code |= CODE_CONTENT | (CODE_KNOWN if flags & KNOWN else 0)
+        if token in NEGATOR_TOKENS or token in POST_NEGATORS or flags & (CLONE | CLONE_OF):
+            code |= CODE_CAREFUL
+        code_bytes = bytes([code, self._pair_bits.get(key, 0)])
+        return self._codes.setdefault(code_bytes, code_bytes)
 
 
 @cache
