@@ -41,3 +41,8 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNulInUrl)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For ``uvicorn --factory`` (``grump api --workers N``): each process reads the environment."""
+    return create_app(Settings())

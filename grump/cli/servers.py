@@ -10,26 +10,55 @@ from typing import Any
 from grump.errors import ValidationFailed
 from grump.settings import Settings
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
 
 
 def run_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from grump.api.app import create_app
-
     settings = Settings()
     _logging(settings)
-    app = create_app(settings)
     host = args.host or settings.api_host
     port = args.port or settings.api_port
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), workers=1)
+    level = settings.log_level.lower()
+    if args.workers > 1:
+        # uvicorn's processes share the port; each spawned one imports the factory and
+        # builds its own app (engine pools, Celery producer) from the same environment.
+        uvicorn.run(
+            "grump.api.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            log_level=level,
+            workers=args.workers,
+            log_config=_worker_log_config(settings),
+        )
+        return 0
+    from grump.api.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=level, workers=1)
     return 0
+
+
+def _worker_log_config(settings: Settings) -> dict[str, Any]:
+    """uvicorn's logging plus a root handler: spawned API processes skip ``_logging``."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["grump"] = {"format": LOG_FORMAT}
+    config["handlers"]["grump"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "grump",
+        "stream": "ext://sys.stderr",
+    }
+    config["root"] = {"level": settings.log_level.upper(), "handlers": ["grump"]}
+    return config
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -120,10 +149,20 @@ def run_demo(args: argparse.Namespace) -> int:
     return demo(Settings(), jobs=args.jobs)
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def add_commands(sub: Any) -> None:
     api = sub.add_parser("api", help="run the producer API (uvicorn)")
     api.add_argument("--host")
     api.add_argument("--port", type=int)
+    api.add_argument(
+        "--workers", type=_positive, default=1, help="API processes sharing the port (default 1)"
+    )
     api.set_defaults(handler=run_api)
 
     worker = sub.add_parser("worker", help="run a worker of one tier")

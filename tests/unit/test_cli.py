@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
+from grump.api.app import create_app_from_env
 from grump.cli import main
 
 
@@ -52,3 +55,18 @@ def test_parse_jsonl_writes_one_intent_a_line(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     assert json.loads(lines[1])["project_type"] == "unknown"
+
+
+def test_api_workers_run_the_factory_in_each_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[object, dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    assert main(["api", "--workers", "2", "--port", "8123"]) == 0
+    ((app, options),) = calls
+    # An import string: each spawned process builds its own app from the environment.
+    assert app == "grump.api.app:create_app_from_env"
+    assert options["factory"] is True and options["workers"] == 2 and options["port"] == 8123
+    assert isinstance(create_app_from_env(), FastAPI)
+    assert main(["api"]) == 0  # one process: the app is built here, as before
+    assert isinstance(calls[1][0], FastAPI) and calls[1][1]["workers"] == 1
+    with pytest.raises(SystemExit):
+        main(["api", "--workers", "0"])
