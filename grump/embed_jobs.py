@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -50,6 +50,16 @@ class BatchReport:
     skipped: list[uuid.UUID] = field(default_factory=list)
     failed: list[uuid.UUID] = field(default_factory=list)
     retry: list[Retry] = field(default_factory=list)
+
+    def part(self, job_ids: Iterable[uuid.UUID]) -> BatchReport:
+        """What concerns ``job_ids`` (a batch merged with others is reported to each)."""
+        wanted = set(job_ids)
+        return BatchReport(
+            [i for i in self.succeeded if i in wanted],
+            [i for i in self.skipped if i in wanted],
+            [i for i in self.failed if i in wanted],
+            [r for r in self.retry if r.job_id in wanted],
+        )
 
 
 def process_embed_batch(runtime: Runtime, job_ids: Sequence[uuid.UUID]) -> BatchReport:

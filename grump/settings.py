@@ -102,7 +102,9 @@ class Settings(BaseSettings):
     openai_wait_seconds: float = Field(60.0, gt=0, description="longest wait for a job's answer")
 
     # Embedding batching (GPU worker): texts of many jobs share provider calls
-    embed_batch_max_jobs: int = Field(64, ge=1, description="embed messages taken as one batch")
+    embed_batch_max_jobs: int = Field(
+        256, ge=1, description="most embed jobs claimed and recorded as one batch"
+    )
     embed_batch_max_texts: int = Field(256, ge=1, description="distinct texts per provider call")
     embed_batch_max_tokens: int = Field(65_536, ge=1, description="estimated tokens per call")
     embed_batch_wait_ms: float = Field(10.0, ge=0, description="longest wait for a batch to fill")

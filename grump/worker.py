@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from celery import Celery
@@ -26,12 +27,12 @@ def prefetch_multiplier(settings: Settings, kind: WorkerKind) -> int:
     """Messages reserved per thread or process.
 
     A gpu worker holds a batch's messages unacknowledged until the batch is
-    recorded: it reserves room for four batches, so the next ones fill while
-    one is being recorded.
+    recorded: it reserves room for three full batches, so that the next one
+    fills while two lanes run.
     """
     if kind is not WorkerKind.GPU:
         return WORKER_PROFILES[kind].prefetch_multiplier
-    return max(1, -(-4 * settings.embed_batch_max_jobs // settings.gpu_concurrency))
+    return max(1, -(-3 * settings.embed_batch_max_jobs // settings.gpu_concurrency))
 
 
 def create_worker_app(settings: Settings, kind: WorkerKind) -> Celery:
@@ -55,6 +56,11 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> Celery:
     def _child_exited(pid: int, **_: Any) -> None:
         mark_child_dead(pid)
 
+    if kind is WorkerKind.GPU:
+        # The consumer thread takes one message per Redis round trip and must win
+        # the GIL back each time from the threads running batches; at the default
+        # 5 ms switch interval it starves and batches stay small.
+        sys.setswitchinterval(0.0005)
     if kind is WorkerKind.CPU:
         # Build the parser's tables once, before the pool forks: children share them.
         from grump.intent import warm_up

@@ -14,8 +14,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, delete, literal, update
+from sqlalchemy import BigInteger, Table, bindparam, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from grump.jobs import JobStatus
@@ -47,24 +48,69 @@ def claim_many(session: Session, job_ids: Sequence[uuid.UUID], deadline: datetim
 def finish_many(session: Session, finished: Sequence[tuple[Job, Outcome]]) -> list[uuid.UUID]:
     """Record each job's success and cost event; the ids recorded (final ones are skipped).
 
-    Rows are locked in job-id order and budget counters in budget-id order, the
-    order every other writer uses, so concurrent batches never deadlock.
+    The rows still active are locked first (in job-id order, like every other
+    writer), so the results are written by one pipelined statement per row and
+    the cost events by one INSERT. A row finished elsewhere in between cannot
+    be charged twice: ``cost_events.job_id`` is unique and the whole batch
+    rolls back, for the caller to record job by job.
     """
+    if not finished:
+        return []
+    by_id = {job.id: (job, outcome) for job, outcome in finished}
+    active = session.scalars(
+        select(Job.id)
+        .where(Job.id.in_(list(by_id)), Job.status.in_(ACTIVE_STATUS_VALUES))
+        .order_by(Job.id)
+        .with_for_update()
+    ).all()
+    if not active:
+        return []
     now = utcnow()
-    recorded: list[tuple[Job, Outcome]] = []
-    for job, outcome in sorted(finished, key=lambda pair: pair[0].id):
-        changed = session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status.in_(ACTIVE_STATUS_VALUES))
-            .values(**finish_values(job, outcome, now))
-            .returning(Job.id)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if changed is not None:
-            recorded.append((job, outcome))
-    session.add_all([cost_event(job, outcome, now) for job, outcome in recorded])
-    settle_many(session, {job.id: outcome.cost for job, outcome in recorded})
-    return [job.id for job, _ in recorded]
+    rows = [_result_row(*by_id[job_id], now) for job_id in active]
+    session.execute(_FINISH_STATEMENT, rows, execution_options={"synchronize_session": False})
+    session.add_all([cost_event(*by_id[job_id], now) for job_id in active])
+    settle_many(session, {job_id: by_id[job_id][1].cost for job_id in active})
+    return list(active)
+
+
+_TABLE = cast(Table, Job.__table__)
+_FINISH_STATEMENT = (
+    update(_TABLE)
+    # Equalities, not IN: an expanding IN parameter cannot run as executemany.
+    .where(
+        _TABLE.c.id == bindparam("job_id"),
+        or_(*(_TABLE.c.status == status for status in ACTIVE_STATUS_VALUES)),
+    )
+    .values(
+        status=JobStatus.SUCCEEDED.value,
+        error=None,
+        **{name: bindparam(f"new_{name}") for name in ("result", "model", "tier", "routing")},
+        **{name: bindparam(f"new_{name}") for name in ("tokens_in", "tokens_out", "cost")},
+        baseline_cost=bindparam("new_baseline_cost"),
+        finished_at=bindparam("new_finished_at"),
+    )
+)
+
+
+def _result_row(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The parameters of ``_FINISH_STATEMENT`` for one job (claimed: its attempt is counted)."""
+    values = finish_values(job, outcome, now)
+    row = {f"new_{name}": values[name] for name in _RESULT_COLUMNS}
+    row["job_id"] = job.id
+    return row
+
+
+_RESULT_COLUMNS = (
+    "result",
+    "model",
+    "tier",
+    "routing",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "baseline_cost",
+    "finished_at",
+)
 
 
 def settle_many(session: Session, costs: dict[uuid.UUID, Decimal]) -> None:

@@ -6,20 +6,25 @@ of them, or what arrived within ``GRUMP_EMBED_BATCH_WAIT_MS``, and runs them as
 one batch. celery-batches acknowledges every message of a batch when the task
 returns, whatever happened, so nothing here may leave a job unaccounted for:
 each ends recorded, failed, skipped as already final, or published again with
-a delay. If even that publish fails, the job stays queued or running in the
+a delay. Batches that arrive while others run are merged (``grump.embedding.lanes``).
+If even that publish fails, the job stays queued or running in the
 ledger and ``requeue_stuck_jobs`` enqueues it again after its deadline.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import uuid
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
 
 from grump.embed_jobs import BatchReport, Retry, process_embed_batch
+from grump.embedding.lanes import Lanes
 from grump.enqueue import publish_job
 from grump.errors import BrokerUnavailable, DatabaseUnavailable
 from grump.queues import EMBED_JOBS_TASK, EMBED_QUEUE, api_priority
@@ -68,6 +73,27 @@ def run_embed_batch(app: Celery, messages: dict[uuid.UUID, int]) -> BatchReport:
     return report
 
 
+# Two lanes: while one batch waits on the provider, the other is claimed or recorded.
+EMBED_LANES = 2
+_lanes: weakref.WeakKeyDictionary[Celery, tuple[int, Lanes[BatchReport]]] = (
+    weakref.WeakKeyDictionary()
+)
+_lanes_lock = threading.Lock()
+
+
+def lanes_of(app: Celery) -> Lanes[BatchReport]:
+    """The process's lanes for ``app``, made on first use (a forked child makes its own)."""
+    from grump.celery_app import runtime_of
+
+    with _lanes_lock:
+        entry = _lanes.get(app)
+        if entry is None or entry[0] != os.getpid():
+            max_jobs = runtime_of(app).settings.embed_batch_max_jobs
+            lanes = Lanes(lambda merged: run_embed_batch(app, merged), EMBED_LANES, max_jobs)
+            entry = _lanes[app] = (os.getpid(), lanes)
+        return entry[1]
+
+
 def register_embed_jobs(app: Celery) -> None:
     from celery_batches import Batches
 
@@ -86,7 +112,7 @@ def register_embed_jobs(app: Celery) -> None:
         shared=False,
     )
     def run_embed_jobs(requests: Sequence[Any]) -> None:
-        report = run_embed_batch(app, messages_of(requests))
+        report = lanes_of(app).run(messages_of(requests))
         log.debug(
             "embed batch: %d succeeded, %d failed, %d skipped, %d to retry",
             len(report.succeeded),

@@ -6,8 +6,10 @@ event, a second run changes nothing; an error concerns only its own job.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,9 @@ from sqlalchemy import func, select
 from grump.embed_jobs import process_embed_batch
 from grump.enqueue import task_for
 from grump.jobs import EmbedJobRequest
+from grump.ledger.batches import claim_many, finish_many
+from grump.ledger.db import session_scope, utcnow
+from grump.ledger.jobs import Outcome
 from grump.ledger.models import BudgetPeriod, CostEvent, Job
 from grump.queues import EMBED_JOBS_TASK, EMBED_QUEUE, PARSE_QUEUE, RUN_JOB_TASK
 from grump.submit import submit_job
@@ -159,3 +164,27 @@ def test_embed_jobs_go_to_the_batch_task_and_carry_their_priority() -> None:
     found = messages_of([Message([str(first)], 0), Message(["not a uuid"], 3), Message([], 3)])
     assert found == {first: 9}
     assert messages_of([Message([str(second)], None)]) == {second: 5}
+
+
+def test_a_batch_is_recorded_in_one_transaction_without_falling_back(
+    api: Api, server: FakeNim, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = [submit(api, [f"one transaction {i}"]) for i in range(6)]
+    with caplog.at_level(logging.WARNING, logger="grump.embed_jobs"):
+        report = process_embed_batch(api.runtime, ids)
+    assert sorted(report.succeeded) == sorted(ids)
+    assert "one by one" not in caplog.text
+
+
+def test_a_job_finished_elsewhere_meanwhile_is_not_charged_twice(api: Api, server: FakeNim) -> None:
+    ids = [submit(api, [f"raced {i}"]) for i in range(3)]
+    deadline = utcnow() + timedelta(minutes=5)
+    with session_scope(api.runtime.sessions) as session:
+        claimed = claim_many(session, ids, deadline)
+    outcome = Outcome({"embeddings": []}, "m", "p", 1, 0, Decimal("0.01"), Decimal("0.01"))
+    with session_scope(api.runtime.sessions) as session:
+        assert finish_many(session, [(claimed[0], outcome)]) == [claimed[0].id]
+    with session_scope(api.runtime.sessions) as session:
+        recorded = finish_many(session, [(job, outcome) for job in claimed])
+    assert sorted(recorded) == sorted(j.id for j in claimed[1:])
+    assert event_count(api) == 3
