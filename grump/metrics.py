@@ -21,7 +21,14 @@ CACHE_SAVINGS_USD = Counter("cache_savings_usd", "Money saved by cache hits", ["
 ROUTING_SAVINGS_USD = Counter(
     "model_routing_savings_usd", "Money saved by routing below premium", ["model", "tier"]
 )
-QUEUE_DEPTH = Gauge("worker_queue_depth", "Messages waiting in a queue", ["queue"])
+# Read from the broker by whichever API process answers a scrape: across the processes of
+# `grump api --workers N` the latest reading is the truth (a sum would count it N times).
+QUEUE_DEPTH = Gauge(
+    "worker_queue_depth",
+    "Messages waiting in a queue",
+    ["queue"],
+    multiprocess_mode="mostrecent",
+)
 # Not registered until a GPU reports: with no GPU the metric is absent, not a misleading 0.
 GPU_UTILIZATION = Gauge("gpu_utilization_percent", "GPU utilisation from NVML", registry=None)
 CACHE_HITS = Counter("tiered_cache_hits", "Cache hits by tier", ["cache_tier", "kind"])

@@ -4,7 +4,9 @@ A prefork worker counts in its child processes, which the parent's HTTP server
 cannot see; there prometheus-client's multiprocess mode is used: children write
 to files in ``PROMETHEUS_MULTIPROC_DIR`` and the parent's collector sums them.
 That variable must be set before prometheus-client is first imported, which
-is why ``grump worker`` sets it before importing the worker.
+is why ``grump worker`` sets it before importing the worker. ``grump api
+--workers N`` does the same for its N processes: whichever one answers
+/metrics sums the files of all of them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import redis
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from redis.exceptions import RedisError
 
 from grump.metrics import QUEUE_DEPTH
@@ -30,15 +32,19 @@ def prepare_multiprocess(directory: Path) -> None:
     os.environ[MULTIPROC_ENV] = str(directory)
 
 
-def serve(port: int) -> None:
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
+def exposition_registry() -> CollectorRegistry:
+    """What /metrics serves: this process's metrics, or in multiprocess mode every process's."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return REGISTRY
+    from prometheus_client import multiprocess
 
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        start_http_server(port, registry=registry)
-    else:
-        start_http_server(port)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def serve(port: int) -> None:
+    start_http_server(port, registry=exposition_registry())
 
 
 def mark_child_dead(pid: int) -> None:

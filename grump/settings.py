@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(
+        1, ge=1, description="processes of `grump api` sharing its port (--workers overrides)"
+    )
     api_url: str = Field("http://127.0.0.1:8000", description="Where clients reach the API")
     api_key: str | None = Field(None, description="Key used by the CLI and client")
     max_body_bytes: int = 1_048_576

@@ -25,7 +25,14 @@ def run_api(args: argparse.Namespace) -> int:
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     level = settings.log_level.lower()
-    if args.workers > 1:
+    workers = args.workers or settings.api_workers
+    if workers > 1:
+        from grump.metrics_server import prepare_multiprocess
+
+        # Each process counts in its own registry: multiprocess mode makes the one that
+        # answers /metrics sum them all. Set here, before uvicorn spawns them, because
+        # prometheus-client reads the mode when a process first imports it.
+        prepare_multiprocess(settings.data_dir / "metrics-api")
         # uvicorn's processes share the port; each spawned one imports the factory and
         # builds its own app (engine pools, Celery producer) from the same environment.
         uvicorn.run(
@@ -34,7 +41,7 @@ def run_api(args: argparse.Namespace) -> int:
             host=host,
             port=port,
             log_level=level,
-            workers=args.workers,
+            workers=workers,
             log_config=_worker_log_config(settings),
         )
         return 0
@@ -161,7 +168,9 @@ def add_commands(sub: Any) -> None:
     api.add_argument("--host")
     api.add_argument("--port", type=int)
     api.add_argument(
-        "--workers", type=_positive, default=1, help="API processes sharing the port (default 1)"
+        "--workers",
+        type=_positive,
+        help="API processes sharing the port (default: GRUMP_API_WORKERS, 1)",
     )
     api.set_defaults(handler=run_api)
 

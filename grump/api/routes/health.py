@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from grump.api.deps import RuntimeDep
 from grump.health import redis_reachable
-from grump.metrics_server import refresh_queue_depth
+from grump.metrics_server import exposition_registry, refresh_queue_depth
 
 router = APIRouter(tags=["health"])
 
@@ -42,4 +42,5 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(runtime: RuntimeDep) -> Response:
     refresh_queue_depth(runtime.settings.broker_url)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # Under `grump api --workers N` this sums the counters of all N processes.
+    return Response(generate_latest(exposition_registry()), media_type=CONTENT_TYPE_LATEST)
