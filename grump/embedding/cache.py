@@ -32,7 +32,7 @@ from grump.settings import Settings
 log = logging.getLogger(__name__)
 
 Vector = npt.NDArray[np.float32]
-KEY_PREFIX = "grump:embed:v1"
+KEY_PREFIX = "grump:embed:v2"
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,24 @@ class EmbedParams:
 
 
 def text_key(tenant: str, params: EmbedParams, text: str) -> str:
+    return text_keys(tenant, params, [text])[0]
+
+
+def text_keys(tenant: str, params: EmbedParams, texts: Sequence[str]) -> list[str]:
+    """The cache key of each text; the shared part is hashed once, not once per text."""
+    # The JSON array of the parameters ends unambiguously, so the text can follow it as is.
     canonical = json.dumps(
-        [params.model, params.dimensions, params.input_type, params.truncate, text],
-        ensure_ascii=False,
+        [params.model, params.dimensions, params.input_type, params.truncate],
         separators=(",", ":"),
     )
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    tenant_part = hashlib.sha256(tenant.encode()).hexdigest()[:16]
-    return f"{KEY_PREFIX}:{tenant_part}:{digest}"
+    shared = hashlib.sha256(canonical.encode())
+    prefix = f"{KEY_PREFIX}:{hashlib.sha256(tenant.encode()).hexdigest()[:16]}:"
+    keys = []
+    for text in texts:
+        digest = shared.copy()
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        keys.append(prefix + digest.hexdigest())
+    return keys
 
 
 class VectorCache(Protocol):

@@ -23,7 +23,7 @@ from types import ModuleType
 import numpy as np
 
 from grump.embedding.batcher import Batcher, BatchLimits
-from grump.embedding.cache import EmbedParams, Vector, VectorCache, make_vector_cache, text_key
+from grump.embedding.cache import EmbedParams, Vector, VectorCache, make_vector_cache, text_keys
 from grump.embedding.calls import Piece, PieceResult, call_with_bisection, concat_rows
 from grump.embedding.gpu_metrics import GpuSampler
 from grump.errors import ProviderTransient
@@ -41,8 +41,7 @@ from grump.vectors import EncodedBatch, postprocess
 class PendingEmbed:
     """A started embed job: its pieces in the batcher, or its outcome when all was cached."""
 
-    tenant: str
-    params: EmbedParams
+    keys: dict[str, str]  # text -> its cache key
     model: str
     savings: Decimal
     pieces: list[Piece]
@@ -96,25 +95,25 @@ class EmbedService:
         price = self.catalogue.price(model)  # an unknown model fails before any call
         params = EmbedParams(model, payload.input_type, payload.dimensions, payload.truncate)
         texts = list(payload.texts)
-        keys = [text_key(tenant, params, t) for t in texts]
+        keys = text_keys(tenant, params, texts)
         cached = {i: v for i, v in enumerate(self.cache.get_many(keys)) if v is not None}
         savings = price.cost(sum(estimate_tokens(texts[i]) for i in cached))
         if len(cached) == len(texts):
             encoded = self._from_cache(texts, cached, payload)
             done = _outcome(model, self.provider.name, encoded, 0, Decimal(0), savings, True)
-            return PendingEmbed(tenant, params, model, savings, [], done)
+            return PendingEmbed({}, model, savings, [], done)
         pieces = self._pieces(params, payload, texts, cached)
         for piece in pieces:
             self.batcher.submit(piece)
-        return PendingEmbed(tenant, params, model, savings, pieces)
+        return PendingEmbed(dict(zip(texts, keys, strict=True)), model, savings, pieces)
 
     def collect(self, pending: PendingEmbed) -> Outcome:
         """Wait for a started job's pieces; its outcome, or the error of its call."""
         if pending.done is not None:
             return pending.done
         results = [self._wait(piece) for piece in pending.pieces]
-        tenant, params = pending.tenant, pending.params
-        self.cache.put_many({k: v for r in results for k, v in self._keyed(tenant, params, r)})
+        keys = pending.keys
+        self.cache.put_many({keys[text]: v for r in results for text, v in r.raw.items()})
         encoded = concat_rows([r.encoded for r in results])
         tokens = sum(r.tokens_in for r in results)
         cost = sum((r.cost for r in results), Decimal(0))
@@ -156,10 +155,6 @@ class EmbedService:
             return piece.future.result(timeout=self.wait_timeout)
         except FutureTimeout:
             raise ProviderTransient("embedding batch did not finish in time") from None
-
-    @staticmethod
-    def _keyed(tenant: str, params: EmbedParams, result: PieceResult) -> list[tuple[str, Vector]]:
-        return [(text_key(tenant, params, t), v) for t, v in result.raw.items()]
 
 
 def _piece(
