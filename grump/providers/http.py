@@ -30,6 +30,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -185,7 +186,8 @@ def raise_for_status(response: httpx.Response, provider: str) -> None:
 
 def decode_json_object(response: httpx.Response, provider: str) -> dict[str, Any]:
     try:
-        data = response.json()
+        # orjson: an embeddings answer carries tens of thousands of floats.
+        data = orjson.loads(response.content)
     except ValueError as exc:
         raise ProviderError(
             f"malformed response: body is not JSON: {response.text[:200]!r}", provider=provider
