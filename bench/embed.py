@@ -1,6 +1,6 @@
 """GPU-tier embedding benchmark through the real queue. Prints figures; asserts nothing.
 
-  .venv/bin/python bench/embed.py [--jobs 2000] [--texts-per-job 4] [--latency-ms 20]
+  .venv/bin/python bench/embed.py [--texts 12000] [--texts-per-job 4,16] [--latency-ms 20]
 
 Starts a NIM-format server (tests/fakes/nim.py, a fixed latency per call), the
 API and a GPU worker (`celery -A workers.gpu worker`) as subprocesses on real
@@ -10,7 +10,9 @@ Redis + Postgres, and measures:
    to 256 texts a call, 10 ms wait), many small jobs queued before the worker
    starts, timed from the first claim to the last record in the ledger;
 2. the same with one provider call per text (GRUMP_EMBED_BATCH_MAX_TEXTS=1),
-   same jobs and texts per job, everything else equal, and the ratio;
+   same texts per job, everything else equal, and the ratio; both for small
+   jobs (4 texts) and for a document's chunks (16 texts), since the ledger
+   work is per job and the provider's per text;
 3. the average batch fill (distinct texts per provider call) under a steady
    offered load of small jobs.
 
@@ -192,11 +194,55 @@ class Bench:
         self.engine.dispose()
 
 
+def compare(bench: Bench, http: httpx.Client, args: argparse.Namespace, tpj: int) -> None:
+    """Batched against one call per text, for jobs of ``tpj`` texts, in the same run."""
+    texts = args.texts
+    batched = bench.throughput(http, max(1, texts // tpj), tpj)
+    calls = provider_calls(bench.nim_url)
+    print(
+        f"jobs of {tpj} texts, batched: {batched:,.0f} texts/s ({texts // tpj} jobs, "
+        f"{len(calls)} provider calls, mean {statistics.mean(calls):.1f} texts/call)"
+    )
+    jobs = max(1, args.baseline_texts // tpj)
+    single = bench.throughput(http, jobs, tpj, GRUMP_EMBED_BATCH_MAX_TEXTS="1")
+    calls = provider_calls(bench.nim_url)
+    print(
+        f"jobs of {tpj} texts, one call per text: {single:,.0f} texts/s ({jobs} jobs, "
+        f"{len(calls)} provider calls); batching speed-up {batched / single:.1f}x"
+    )
+
+
+def run(bench: Bench, args: argparse.Namespace) -> None:
+    http = bench.start()
+    defaults = Settings()
+    print(
+        f"machine: {os.cpu_count()} cores; provider latency {args.latency_ms:g} ms per call; "
+        f"{args.dimensions}-dim vectors; gpu worker: {defaults.gpu_concurrency} threads, "
+        f"batches of up to {defaults.embed_batch_max_jobs} jobs, "
+        f"{defaults.embed_calls_in_flight} calls in flight"
+    )
+    for tpj in args.texts_per_job:
+        compare(bench, http, args, tpj)
+    bench.start_worker()  # the defaults again: the last comparison ended on one text a call
+    fill = bench.steady_fill(http, args.steady_rate, args.steady_seconds)
+    print(
+        f"steady load {args.steady_rate} jobs/s x 2 texts for {args.steady_seconds:g} s: "
+        f"{len(fill)} calls, average fill {statistics.mean(fill):.1f} texts/call "
+        f"(median {statistics.median(fill):g}, max {max(fill)})"
+    )
+    http.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--texts-per-job", type=int, default=4)
-    parser.add_argument("--baseline-texts", type=int, default=600)
+    parser.add_argument("--texts", type=int, default=12_000, help="texts per batched run")
+    parser.add_argument(
+        "--texts-per-job",
+        type=lambda value: [int(v) for v in value.split(",")],
+        default=[4, 16],
+        help="job sizes to compare, e.g. 4,16",
+    )
+    parser.add_argument("--baseline-texts", type=int, default=800)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--dimensions", type=int, default=256)
     parser.add_argument("--steady-rate", type=int, default=400, help="jobs/s offered")
@@ -212,36 +258,7 @@ def main() -> None:
     upgrade(database)
     bench = Bench(args, database, broker)
     try:
-        http = bench.start()
-        defaults = Settings()
-        print(
-            f"machine: {os.cpu_count()} cores; provider latency {args.latency_ms:g} ms per call; "
-            f"{args.dimensions}-dim vectors; gpu worker: {defaults.gpu_concurrency} threads, "
-            f"batches of up to {defaults.embed_batch_max_jobs} jobs, "
-            f"{defaults.embed_calls_in_flight} calls in flight"
-        )
-        tpj = args.texts_per_job
-        batched = bench.throughput(http, args.jobs, tpj)
-        calls = provider_calls(bench.nim_url)
-        print(
-            f"batched: {batched:,.0f} texts/s ({args.jobs} jobs x {tpj} texts, "
-            f"{len(calls)} provider calls, mean {statistics.mean(calls):.1f} texts/call)"
-        )
-        fill = bench.steady_fill(http, args.steady_rate, args.steady_seconds)
-        print(
-            f"steady load {args.steady_rate} jobs/s x 2 texts for {args.steady_seconds:g} s: "
-            f"{len(fill)} calls, average fill {statistics.mean(fill):.1f} texts/call "
-            f"(median {statistics.median(fill):g}, max {max(fill)})"
-        )
-        jobs = max(1, args.baseline_texts // tpj)
-        single = bench.throughput(http, jobs, tpj, GRUMP_EMBED_BATCH_MAX_TEXTS="1")
-        calls = provider_calls(bench.nim_url)
-        print(
-            f"one call per text: {single:,.0f} texts/s ({jobs} jobs x {tpj} texts, "
-            f"{len(calls)} provider calls)"
-        )
-        print(f"batching speed-up: {batched / single:.1f}x")
-        http.close()
+        run(bench, args)
     finally:
         bench.stop()
         with admin.connect() as connection:
