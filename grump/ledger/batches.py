@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 
 from grump.jobs import JobStatus
 from grump.ledger.db import utcnow
-from grump.ledger.jobs import ACTIVE_STATUS_VALUES, Outcome, cost_event, finish_values
+from grump.ledger.jobs import (
+    ACTIVE_STATUS_VALUES,
+    Outcome,
+    claim_values,
+    cost_event,
+    finish_values,
+)
 from grump.ledger.models import BudgetHold, BudgetPeriod, Job
 from grump.ledger.money_units import to_units
 
@@ -33,12 +39,7 @@ def claim_many(session: Session, job_ids: Sequence[uuid.UUID], deadline: datetim
     statement = (
         update(Job)
         .where(Job.id.in_(job_ids), Job.status.in_(ACTIVE_STATUS_VALUES))
-        .values(
-            status=JobStatus.RUNNING.value,
-            attempts=Job.attempts + 1,
-            started_at=utcnow(),
-            deadline_at=deadline,
-        )
+        .values(**claim_values(deadline))
         .returning(Job)
         .execution_options(synchronize_session=False)
     )

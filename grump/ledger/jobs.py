@@ -137,15 +137,20 @@ def claim(session: Session, job_id: uuid.UUID, deadline: datetime) -> Job | None
     statement = (
         update(Job)
         .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))
-        .values(
-            status=JobStatus.RUNNING.value,
-            attempts=Job.attempts + 1,
-            started_at=utcnow(),
-            deadline_at=deadline,
-        )
+        .values(**claim_values(deadline))
         .returning(Job)
     )
     return session.scalars(statement, execution_options={"populate_existing": True}).first()
+
+
+def claim_values(deadline: datetime) -> dict[str, Any]:
+    """The columns a claimed job's row gets: running, one more attempt, a new deadline."""
+    return {
+        "status": JobStatus.RUNNING.value,
+        "attempts": Job.attempts + 1,
+        "started_at": utcnow(),
+        "deadline_at": deadline,
+    }
 
 
 def load_active(session: Session, job_id: uuid.UUID) -> Job | None:
