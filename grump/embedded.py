@@ -21,7 +21,7 @@ from grump.celery_app import create_celery
 from grump.ledger.db import session_scope
 from grump.ledger.keys import create_api_key
 from grump.ledger.migrate import upgrade
-from grump.queues import WORKER_PROFILES
+from grump.queues import WORKER_PROFILES, WorkerKind
 from grump.runtime import Runtime
 from grump.settings import Settings
 from grump.worker import concurrency_for
@@ -48,20 +48,32 @@ def _serve(server: uvicorn.Server) -> threading.Thread:
     return thread
 
 
+def _embedded_celery(settings: Settings, runtime: Runtime) -> Celery:
+    app = create_celery(settings, runtime)
+    # The in-process broker is drained by a blocking loop that looks again only every
+    # two seconds once a worker holds all it may: prefetch deeper, so a free thread
+    # finds its next job already fetched instead of idling until that look.
+    app.conf.worker_prefetch_multiplier = 8
+    return app
+
+
 @contextmanager
 def run_embedded(settings: Settings, port: int = 0) -> Iterator[Embedded]:
     """Start everything; yield where the API listens and a fresh local admin key."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
     runtime = Runtime(settings)
-    celery = create_celery(settings, runtime)
+    celery = _embedded_celery(settings, runtime)
     with session_scope(runtime.sessions) as session:
         key = create_api_key(session, LOCAL_TENANT, admin=True)
     with ExitStack() as stack:
         for kind, profile in WORKER_PROFILES.items():
             stack.enter_context(
                 start_worker(
-                    celery,
+                    # The embed batch task (celery-batches) keeps its buffer and pool on the
+                    # task object: a worker sharing the app would take it over. Own app, same
+                    # in-process broker and runtime.
+                    _embedded_celery(settings, runtime) if kind is WorkerKind.GPU else celery,
                     pool="threads",
                     concurrency=concurrency_for(settings, kind),
                     perform_ping_check=False,
