@@ -95,16 +95,15 @@ def lanes_of(app: Celery) -> Lanes[BatchReport]:
 
 
 def register_embed_jobs(app: Celery) -> None:
-    from celery_batches import Batches
-
     from grump.celery_app import runtime_of
+    from grump.tasks.batch_acks import AckTogetherBatches
 
     settings = runtime_of(app).settings
 
     # shared=False: a shared task would be bound to the first app made in the process.
     @app.task(
         name=EMBED_JOBS_TASK,
-        base=Batches,
+        base=AckTogetherBatches,
         flush_every=settings.embed_batch_max_jobs,
         # A zero interval would make the flush timer spin.
         flush_interval=max(0.001, settings.embed_batch_wait_ms / 1000),

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import redis
 from celery.contrib.testing.worker import start_worker
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -27,7 +28,7 @@ from grump.ledger.models import CostEvent
 from grump.pricing import load_catalogue
 from grump.providers.base import EmbedRequest
 from grump.providers.nim import NimEmbeddings
-from grump.queues import EMBED_QUEUE
+from grump.queues import EMBED_QUEUE, redis_priority_keys
 from grump.runtime import Runtime
 from grump.settings import Settings
 from grump.vectors import postprocess
@@ -104,6 +105,27 @@ def stack(real_settings: Settings, nim: FakeNim) -> Iterator[EmbedStack]:
     built.runtime.dispose()
 
 
+def wait_unacked_empty(settings: Settings, timeout: float = 10) -> bool:
+    client = redis.Redis.from_url(settings.effective_broker_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while client.hlen("unacked") or client.zcard("unacked_index"):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+    finally:
+        client.close()
+
+
+def broker_lists(settings: Settings) -> int:
+    client = redis.Redis.from_url(settings.effective_broker_url)
+    try:
+        return sum(int(client.llen(key)) for key in redis_priority_keys(EMBED_QUEUE))
+    finally:
+        client.close()
+
+
 def alone(settings: Settings, texts: list[str], encoding: str) -> list[Any]:
     answer = NimEmbeddings(settings).embed(EmbedRequest(MODEL, tuple(texts), dimensions=64))
     return postprocess(answer.vectors, dimensions=64, encoding=encoding, xp=np).embeddings()  # type: ignore[arg-type]
@@ -117,7 +139,10 @@ def test_many_small_jobs_share_few_calls_and_are_charged_exactly(
     ids = [stack.submit(texts=t, encoding=encodings[i % 3]) for i, t in enumerate(texts)]
     with stack.worker():
         jobs = stack.wait_all(ids)
+        # Acknowledged together once recorded: nothing left for Redis to deliver again.
+        assert wait_unacked_empty(stack.settings), "messages left unacknowledged"
     assert all(j["status"] == "succeeded" for j in jobs), [j["error"] for j in jobs]
+    assert broker_lists(stack.settings) == 0  # and nothing restored to the queue at shutdown
     calls = [r.body["input"] for r in nim.requests if r.path == "/v1/embeddings"]
     assert len(calls) <= JOBS // 4, f"{len(calls)} calls for {JOBS} jobs"
     assert sum(len(c) for c in calls) == sum(len(t) for t in texts)  # each text sent once

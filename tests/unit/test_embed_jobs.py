@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kombu.transport.redis import QoS as RedisQoS
 from sqlalchemy import func, select
 
 from grump.embed_jobs import process_embed_batch
@@ -26,6 +27,7 @@ from grump.ledger.jobs import Outcome
 from grump.ledger.models import BudgetPeriod, CostEvent, Job
 from grump.queues import EMBED_JOBS_TASK, EMBED_QUEUE, PARSE_QUEUE, RUN_JOB_TASK
 from grump.submit import submit_job
+from grump.tasks.batch_acks import acknowledge_together
 from grump.tasks.embed_jobs import messages_of
 from tests.conftest import Api, local_settings
 from tests.fakes.nim import FakeNim
@@ -188,3 +190,29 @@ def test_a_job_finished_elsewhere_meanwhile_is_not_charged_twice(api: Api, serve
         recorded = finish_many(session, [(job, outcome) for job in claimed])
     assert sorted(recorded) == sorted(j.id for j in claimed[1:])
     assert event_count(api) == 3
+
+
+class FakeRequest:
+    def __init__(self, channel: object) -> None:
+        self.acknowledged = False
+        self.message = type("Message", (), {"channel": channel, "delivery_tag": "t"})()
+
+    def acknowledge(self) -> None:
+        self.acknowledged = True
+
+
+def test_messages_of_other_transports_are_acknowledged_one_by_one() -> None:
+    requests = [FakeRequest(object()) for _ in range(3)]
+    acknowledge_together(requests)
+    assert all(r.acknowledged for r in requests)
+
+
+def test_a_failed_pipeline_falls_back_to_one_by_one() -> None:
+    class BrokenQoS(RedisQoS):
+        def __init__(self) -> None:  # no channel behind it: every Redis call fails
+            pass
+
+    channel = type("Channel", (), {"qos": BrokenQoS()})()
+    requests = [FakeRequest(channel) for _ in range(2)]
+    acknowledge_together(requests)
+    assert all(r.acknowledged for r in requests)
