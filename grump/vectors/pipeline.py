@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from grump.errors import ProviderError, ValidationFailed
 from grump.vectors.ops import Array, quantize_binary, quantize_int8, truncate_dimensions
@@ -39,7 +40,18 @@ class EncodedBatch:
     scales: npt.NDArray[np.float32] | None = None
 
     def embeddings(self) -> list[list[Any]]:
-        """The vectors as nested Python lists (floats or ints), ready for JSON."""
+        """The vectors as nested Python lists (floats or ints), ready for JSON.
+
+        float32 rows are given as the floats of float32's shortest decimal form:
+        the same float32 values back, in about half the JSON text of float64's
+        (a job's result is stored and served as that text).
+        """
+        if self.vectors.dtype == np.float32:
+            compact = orjson.dumps(
+                np.ascontiguousarray(self.vectors), option=orjson.OPT_SERIALIZE_NUMPY
+            )
+            floats: list[list[Any]] = orjson.loads(compact)
+            return floats
         rows: list[list[Any]] = self.vectors.tolist()
         return rows
 
