@@ -1,6 +1,6 @@
 """GPU-tier embedding benchmark through the real queue. Prints figures; asserts nothing.
 
-  .venv/bin/python bench/embed.py [--texts 12000] [--texts-per-job 4,16] [--latency-ms 20]
+  .venv/bin/python bench/embed.py [--texts 12000] [--texts-per-job 4,16,32] [--latency-ms 20]
 
 Starts a NIM-format server (tests/fakes/nim.py, a fixed latency per call), the
 API and a GPU worker (`celery -A workers.gpu worker`) as subprocesses on real
@@ -11,7 +11,7 @@ Redis + Postgres, and measures:
    starts, timed from the first claim to the last record in the ledger;
 2. the same with one provider call per text (GRUMP_EMBED_BATCH_MAX_TEXTS=1),
    same texts per job, everything else equal, and the ratio; both for small
-   jobs (4 texts) and for a document's chunks (16 texts), since the ledger
+   jobs (4 texts) and for a document's chunks (16 and 32 texts), since the ledger
    work is per job and the provider's per text;
 3. the average batch fill (distinct texts per provider call) under a steady
    offered load of small jobs.
@@ -239,8 +239,8 @@ def main() -> None:
     parser.add_argument(
         "--texts-per-job",
         type=lambda value: [int(v) for v in value.split(",")],
-        default=[4, 16],
-        help="job sizes to compare, e.g. 4,16",
+        default=[4, 16, 32],
+        help="job sizes to compare, e.g. 4,16,32",
     )
     parser.add_argument("--baseline-texts", type=int, default=800)
     parser.add_argument("--latency-ms", type=float, default=20.0)
