@@ -10,17 +10,16 @@ commit, and its budget counters are settled with one UPDATE per counter row.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, bindparam, delete, literal, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from grump.jobs import JobStatus
 from grump.ledger.db import utcnow
+from grump.ledger.holds import settle_many
 from grump.ledger.jobs import (
     ACTIVE_STATUS_VALUES,
     Outcome,
@@ -28,8 +27,7 @@ from grump.ledger.jobs import (
     cost_event,
     finish_values,
 )
-from grump.ledger.models import BudgetHold, BudgetPeriod, Job
-from grump.ledger.money_units import to_units
+from grump.ledger.models import Job
 
 
 def claim_many(session: Session, job_ids: Sequence[uuid.UUID], deadline: datetime) -> list[Job]:
@@ -112,32 +110,3 @@ _RESULT_COLUMNS = (
     "baseline_cost",
     "finished_at",
 )
-
-
-def settle_many(session: Session, costs: dict[uuid.UUID, Decimal]) -> None:
-    """Turn the holds of many jobs into their actual costs: one UPDATE per counter row."""
-    if not costs:
-        return
-    taken = session.execute(
-        delete(BudgetHold)
-        .where(BudgetHold.job_id.in_(list(costs)))
-        .returning(BudgetHold.job_id, BudgetHold.period_id, BudgetHold.budget_id, BudgetHold.amount)
-        .execution_options(synchronize_session=False)
-    ).all()
-    released: defaultdict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    spent: defaultdict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    for job_id, period_id, budget_id, amount in taken:
-        released[(budget_id, period_id)] += amount
-        spent[(budget_id, period_id)] += costs[job_id]
-    for budget_id, period_id in sorted(released):
-        session.execute(
-            update(BudgetPeriod)
-            .where(BudgetPeriod.id == period_id)
-            .values(
-                reserved=BudgetPeriod.reserved
-                - literal(to_units(released[(budget_id, period_id)]), BigInteger),
-                spent=BudgetPeriod.spent
-                + literal(to_units(spent[(budget_id, period_id)]), BigInteger),
-            )
-            .execution_options(synchronize_session=False)
-        )

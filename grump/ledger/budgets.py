@@ -1,4 +1,4 @@
-"""Budget rows: define, reserve, settle, release, and read their state.
+"""Budget rows: define, reserve, and read their state (settling and releasing: ``holds``).
 
 Each budget has one counter row per calendar period (``budget_periods``),
 created on first use. A reservation is ONE conditional UPDATE per counter row::
@@ -193,44 +193,6 @@ def reserve(
             ],
         )
     return holds
-
-
-def _take_holds(session: Session, job_id: uuid.UUID) -> list[Hold]:
-    """Delete a job's holds and return them: a second call finds none (exactly once)."""
-    statement = (
-        delete(BudgetHold)
-        .where(BudgetHold.job_id == job_id)
-        .returning(BudgetHold.period_id, BudgetHold.budget_id, BudgetHold.amount)
-        .execution_options(synchronize_session=False)
-    )
-    rows = session.execute(statement).all()
-    return sorted((Hold(p, b, a) for p, b, a in rows), key=lambda h: h.budget_id)
-
-
-def settle(session: Session, job_id: uuid.UUID, cost: Decimal) -> None:
-    """Turn a job's holds into spending of its actual cost, in the caller's transaction."""
-    spent = literal(to_units(cost), BigInteger)
-    for hold in _take_holds(session, job_id):
-        session.execute(
-            update(BudgetPeriod)
-            .where(BudgetPeriod.id == hold.period_id)
-            .values(
-                reserved=BudgetPeriod.reserved - literal(to_units(hold.amount), BigInteger),
-                spent=BudgetPeriod.spent + spent,
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-
-def release(session: Session, job_id: uuid.UUID) -> None:
-    """Give back what a job held (it failed, was cancelled or never enqueued)."""
-    for hold in _take_holds(session, job_id):
-        session.execute(
-            update(BudgetPeriod)
-            .where(BudgetPeriod.id == hold.period_id)
-            .values(reserved=BudgetPeriod.reserved - literal(to_units(hold.amount), BigInteger))
-            .execution_options(synchronize_session=False)
-        )
 
 
 def budget_left(session: Session, tenant: str, user: str | None, at: datetime) -> Decimal | None:

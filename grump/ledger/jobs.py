@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from grump.errors import NotFound
 from grump.jobs import ACTIVE_STATUSES, JobStatus
-from grump.ledger import budgets
+from grump.ledger import holds
 from grump.ledger.db import utcnow
 from grump.ledger.models import INFLIGHT_SQL, CostEvent, Job
 
@@ -126,7 +126,7 @@ def reject_unenqueued(session: Session, job_id: uuid.UUID, reason: str) -> None:
         )
     )
     if _rowcount(rejected):
-        budgets.release(session, job_id)
+        holds.release(session, job_id)
 
 
 def claim(session: Session, job_id: uuid.UUID, deadline: datetime) -> Job | None:
@@ -214,7 +214,7 @@ def finish(session: Session, job: Job, outcome: Outcome) -> bool:
         return False
     session.add(cost_event(job, outcome, now))
     # Same transaction as the result: the budget is charged exactly when the job is.
-    budgets.settle(session, job.id, outcome.cost)
+    holds.settle(session, job.id, outcome.cost)
     return True
 
 
@@ -227,7 +227,7 @@ def fail(session: Session, job_id: uuid.UUID, error: dict[str, Any]) -> bool:
         )
     )
     if changed:
-        budgets.release(session, job_id)
+        holds.release(session, job_id)
     return bool(changed)
 
 
@@ -242,7 +242,7 @@ def cancel(session: Session, tenant: str, job_id: uuid.UUID) -> bool:
         )
     )
     if changed:
-        budgets.release(session, job_id)
+        holds.release(session, job_id)
     return bool(changed)
 
 

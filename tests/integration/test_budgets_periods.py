@@ -16,6 +16,7 @@ from grump.celery_app import create_celery
 from grump.errors import BudgetExceeded, ProviderError
 from grump.jobs import CompleteJobRequest
 from grump.ledger import budgets as budget_rows
+from grump.ledger import holds
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope
 from grump.ledger.models import BudgetPeriod, Job
 from grump.processing import fail_job
@@ -82,7 +83,7 @@ def test_a_job_settles_in_the_period_it_reserved_in(sessions: sessionmaker[Sessi
         # After midnight and after the month's end: the new periods start from zero.
         early = _job(session, MIDNIGHT)
         budget_rows.reserve(session, early, TENANT, None, Decimal("9"), MIDNIGHT)
-        budget_rows.settle(session, late, Decimal("5.5"))
+        holds.settle(session, late, Decimal("5.5"))
     with sessions() as session:
         assert _rows(session) == {
             ("daily", "2026-01-31"): (Decimal("5.5"), Decimal(0)),

@@ -18,6 +18,7 @@ from grump import metrics
 from grump.budget_math import Period
 from grump.budgets import check_budgets
 from grump.ledger import budgets as budget_rows
+from grump.ledger import holds
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
 from tests.conftest import Api, local_settings
@@ -98,7 +99,7 @@ def _spend(api: Api, amount: str, at: datetime = NOW) -> None:
         session.add(job)
         session.flush()
         budget_rows.reserve(session, job.id, "tenant-a", None, Decimal(amount), at)
-        budget_rows.settle(session, job.id, Decimal(amount))
+        holds.settle(session, job.id, Decimal(amount))
 
 
 def _budget(api: Api, limit: str = "10", period: Period = Period.DAILY) -> None:
