@@ -51,6 +51,13 @@ _LINK_TARGET_RE: Final = re.compile(r"\]\([^()\[\]\s]{0,400}\)")
 # "ad-free", "login-free": the thing named before "-free" is not wanted.
 _FREE_SUFFIX_RE: Final = re.compile(r"-free\b")
 _HEADING_RE: Final = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+([^\n]*)$", re.MULTILINE)
+# The same three for ASCII bytes. str patterns count \x1c-\x1f as spaces, bytes
+# patterns do not: the classes are spelled out so both stop at the same bytes.
+_SPACE_BYTES: Final = rb" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_URL_BYTES_RE: Final = re.compile(rb"(?:https?://|www\.)[^" + _SPACE_BYTES + rb"]+")
+_LINK_TARGET_BYTES_RE: Final = re.compile(rb"\]\([^()\[\]" + _SPACE_BYTES + rb"]{0,400}\)")
+_FREE_SUFFIX_BYTES_RE: Final = re.compile(rb"-free\b")
+_LOWER_TABLE: Final = bytes(code + 32 if 65 <= code <= 90 else code for code in range(256))
 
 # Apostrophes vanish so "doesn't" is one word ("doesnt") and "user's" folds to "user";
 # underscores split words like hyphens do ("react_native").
@@ -67,13 +74,14 @@ _REFERENCE_HEADINGS: Final = split_words(
 
 def clean(text: str) -> str:
     """Lower-cased text without URLs, link targets, apostrophes or reference sections."""
+    # Lower case first, so that "WWW." is found as "www." is.
+    text = text.lower()
     if "#" in text:
         text = _drop_reference_sections(text)
     if "://" in text or "www." in text:
         text = _URL_RE.sub(" ", text)
     if "](" in text:
         text = _LINK_TARGET_RE.sub("] ", text)
-    text = text.lower()
     if "-free" in text:
         text = _FREE_SUFFIX_RE.sub(" unneeded", text)
     if not text.isascii():
@@ -88,9 +96,9 @@ def words(text: str) -> list[str]:
     """``tokenise(clean(text))``, faster for plain ASCII text (most requests).
 
     Such text is cleaned with one ``bytes.translate`` (lower case, "_" to a space,
-    apostrophes dropped) and split (see ``_split``). Anything the cleaning would
-    do more with (a heading, a URL, a link target, "-free") or that needs the
-    tokeniser's regex ("c#", "c++") goes the general way.
+    apostrophes dropped) and split (see ``_split``). URLs, link targets and "-free"
+    are cleaned on the bytes too (``_clean_marked``); only "#" and "+" (a heading,
+    "c#", "c++") need the general way, for the tokeniser's regex.
     """
     if not text.isascii():
         return tokenise(clean(text))
@@ -99,18 +107,22 @@ def words(text: str) -> list[str]:
     # only lowers and drops apostrophes), as a str: b"x" in some_bytes is slow, as it
     # first tries b"x" as a byte value and clears the TypeError.
     cleaned = data.decode("ascii")
-    if (
-        "#" in cleaned
-        or "+" in cleaned
-        or "://" in cleaned
-        or "www." in cleaned
-        or "](" in cleaned
-        or "-free" in cleaned
-    ):
+    if "#" in cleaned or "+" in cleaned:
         return tokenise(clean(text))
+    if "://" in cleaned or "www." in cleaned or "](" in cleaned or "-free" in cleaned:
+        data = _clean_marked(text.encode("ascii"))
     if "\n" in text:
         data = _LINE_TOKEN_BYTES_RE.sub(b" | ", data)
     return _split(data)
+
+
+def _clean_marked(data: bytes) -> bytes:
+    """``clean`` of ASCII text without "#", as bytes, steps in the same order."""
+    data = data.translate(_LOWER_TABLE)
+    data = _URL_BYTES_RE.sub(b" ", data)
+    data = _LINK_TARGET_BYTES_RE.sub(b"] ", data)
+    data = _FREE_SUFFIX_BYTES_RE.sub(b" unneeded", data)
+    return data.translate(_CLEAN_TABLE, b"'`")
 
 
 def tokenise(cleaned: str) -> list[str]:

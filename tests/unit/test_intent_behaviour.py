@@ -97,6 +97,21 @@ def test_phrasing_variants_give_the_same_labels() -> None:
     assert len(results) == 1
 
 
+def test_links_are_not_read_as_words_in_any_case() -> None:
+    """A URL's words ('stripe', 'slack') say nothing about what is asked, however the
+    link is written."""
+    plain = parse("A recipe app for home cooks.")
+    for link in (
+        "www.stripe-slack.example",
+        "WWW.STRIPE-SLACK.EXAMPLE",
+        "https://stripe.example/slack_bot",
+        "HTTPS://STRIPE.EXAMPLE/SLACK",
+        "[see](./stripe_slack.md)",
+    ):
+        assert parse(f"A recipe app for home cooks. See {link}").integrations == (), link
+        assert parse(f"A recipe app for home cooks. {link}").entities == plain.entities, link
+
+
 @given(
     st.sets(st.sampled_from(FEATURES)),
     st.sets(st.sampled_from(FEATURES)),

@@ -44,6 +44,49 @@ def test_words_is_tokenise_of_clean(text: str) -> None:
     assert words(text) == tokenise(clean(text))
 
 
+# Pieces of URLs, Markdown links and "-free", joined at random: the bytes cleaning of
+# words() must stop where clean() stops, at every kind of space and bracket.
+_MARKED_TEXTS = st.lists(
+    st.sampled_from(
+        [
+            "http://",
+            "HTTPS://",
+            "www.",
+            "WWW.",
+            "](",
+            ")",
+            "[",
+            "]",
+            "(",
+            "-free",
+            "-FREE",
+            "_",
+            "'",
+            "`",
+            " ",
+            "\n",
+            "\t",
+            "\x1c",
+            "\x1f",
+            "\x0b",
+            "a",
+            "Z",
+            "9",
+            ".",
+            "-",
+            "/",
+        ]
+    ),
+    max_size=24,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_MARKED_TEXTS)
+def test_words_cleans_urls_links_and_free_as_clean_does(text: str) -> None:
+    assert words(text) == tokenise(clean(text))
+
+
 def test_words_sends_what_cleaning_changes_the_general_way() -> None:
     for text in (
         "An ad-free app",
@@ -55,6 +98,9 @@ def test_words_sends_what_cleaning_changes_the_general_way() -> None:
         "C# and C++",
         "user's list\n'- item",
         "snake_case",
+        "see http://x.io/a_b_c and [docs](./a_b.md) for an ad-free\x1capp",
+        "[x](" + "a" * 399 + ") [y](" + "b" * 401 + ")",
+        "an ad-free_x tool, ad-fr'ee, www.Example.COM/it's",
     ):
         assert words(text) == tokenise(clean(text)), text
 
