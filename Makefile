@@ -4,24 +4,34 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# The intent parser compiled with mypyc (setup.py), rebuilt when a source of it changes.
+NATIVE := build/native.stamp
 
-.PHONY: demo test lint typecheck check clean
+.PHONY: demo test lint typecheck check clean native
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@GRUMP_MYPYC=0 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-demo: $(STAMP)
+$(NATIVE): $(STAMP) setup.py scripts/native.sh $(wildcard grump/intent/*.py)
+	@bash scripts/native.sh
+	@touch $@
+
+native:
+	@rm -f $(NATIVE)
+	@$(MAKE) --no-print-directory $(NATIVE)
+
+demo: $(NATIVE)
 	@GRUMP_DATA_DIR=$${GRUMP_DATA_DIR:-.grump/demo} $(BIN)/grump demo
 
-test: $(STAMP)
+test: $(NATIVE)
 	@bash scripts/test.sh
 
 lint: $(STAMP)
-	@$(BIN)/ruff check grump workers beat tests bench
-	@$(BIN)/ruff format --check grump workers beat tests bench
+	@$(BIN)/ruff check grump workers beat tests bench setup.py
+	@$(BIN)/ruff format --check grump workers beat tests bench setup.py
 
 typecheck: $(STAMP)
 	@$(BIN)/mypy grump
@@ -29,4 +39,4 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 clean:
-	rm -rf .grump .pytest_cache .mypy_cache
+	rm -rf .grump .pytest_cache .mypy_cache build grump/intent/*.so

@@ -1,6 +1,11 @@
 """Intent parser benchmark. Prints figures; asserts nothing.
 
-  .venv/bin/python bench/intent.py [--rounds 2000] [--repeats 5]
+  .venv/bin/python bench/intent.py [--rounds 2000] [--repeats 5] [--plain]
+
+It measures the parser as installed here: compiled by mypyc after ``make native``
+(``make test`` and ``make demo`` build it), plain Python otherwise; the first line
+says which. ``--plain`` also times a plain-Python copy of the same sources in a
+subprocess, its rounds interleaved with the compiled ones, and prints the ratio.
 
 1. per intent, single thread, on typical 200-400 character paragraphs (taken from the
    corpus of real app descriptions, plus hand-written requests): p50 / p99 in us,
@@ -19,16 +24,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Where grump is imported from: the checkout, or (for --plain) a copy of its sources.
+sys.path.insert(0, os.environ.get("GRUMP_BENCH_SOURCE", str(Path(__file__).resolve().parents[1])))
 
 from grump.intent import parse, parse_many
+from grump.intent.native import compiled_modules
 
+REPOSITORY = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "app-ideas.jsonl"
 REFERENCE_US = 8_000.0  # the 8 ms reference per intent
 TARGETS = {"p50_us": 50.0, "p99_us": 200.0, "one_mb_s": 0.5}
@@ -83,6 +95,28 @@ def per_intent(paragraphs: list[str], rounds: int) -> tuple[list[float], float]:
     return samples, (time.process_time() - cpu_start) * 1e6 / len(samples)
 
 
+def plain_python_copy(root: Path) -> Path:
+    """grump/__init__.py and grump/intent's sources, without any compiled module."""
+    (root / "grump" / "intent").mkdir(parents=True)
+    shutil.copy(REPOSITORY / "grump" / "__init__.py", root / "grump")
+    for source in (REPOSITORY / "grump" / "intent").glob("*.py"):
+        shutil.copy(source, root / "grump" / "intent")
+    return root
+
+
+def plain_round(copy: Path, rounds: int) -> tuple[list[float], float]:
+    """One round of ``per_intent`` in a subprocess that imports the plain-Python copy."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--one-round", str(rounds)],
+        env={**os.environ, "GRUMP_BENCH_SOURCE": str(copy)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    samples, cpu = json.loads(done.stdout)
+    return samples, cpu
+
+
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -117,15 +151,18 @@ def growth(seed: str) -> list[tuple[int, float]]:
     return results
 
 
-def report_per_intent(paragraphs: list[str], rounds: list[tuple[list[float], float]]) -> None:
+def report_per_intent(
+    paragraphs: list[str], rounds: list[tuple[list[float], float]], heading: bool = True
+) -> None:
     runs = [samples for samples, _ in rounds]
     p50s = [percentile(samples, 0.50) for samples in runs]
     p99s = [percentile(samples, 0.99) for samples in runs]
     mean_len = statistics.mean(len(p) for p in paragraphs)
-    print(
-        f"\n1. per intent, {len(paragraphs)} paragraphs of 200-400 chars (mean {mean_len:.0f}), "
-        f"{len(runs)} rounds of {len(runs[0])} parses; median over rounds (min..max):"
-    )
+    if heading:
+        print(
+            f"\n1. per intent, {len(paragraphs)} paragraphs of 200-400 chars (mean {mean_len:.0f}), "
+            f"{len(runs)} rounds of {len(runs[0])} parses; median over rounds (min..max):"
+        )
     print(f"   p50 {spread(p50s)} us (target <= {TARGETS['p50_us']:.0f})")
     print(f"   p99 {spread(p99s)} us (target <= {TARGETS['p99_us']:.0f})")
     print(f"   mean {spread([statistics.mean(samples) for samples in runs])} us")
@@ -139,6 +176,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2000, help="parses of each paragraph")
     parser.add_argument("--repeats", type=int, default=5, help="rounds; figures are medians")
+    parser.add_argument("--plain", action="store_true", help="also time plain Python")
+    parser.add_argument("--one-round", type=int, help=argparse.SUPPRESS)  # for --plain
     args = parser.parse_args()
     repeats = max(1, args.repeats)
 
@@ -147,17 +186,42 @@ def main() -> None:
     first_ms = (time.perf_counter() - start) * 1000
     texts = corpus_texts()
     paragraphs = typical_paragraphs(texts)
+    parse_many(paragraphs)  # warm the token memory, as a long-running worker has it
+    if args.one_round:
+        print(json.dumps(per_intent(paragraphs, args.one_round)))
+        return
     rounds = max(1, args.rounds * 4 // len(paragraphs) // repeats)
 
     loop_ns = [loop_step_ns() for _ in range(repeats)]
     print(f"machine: {spread(loop_ns)} ns per empty loop step; python {sys.version.split()[0]}")
+    compiled = compiled_modules()
+    print(
+        f"parser: compiled by mypyc ({len(compiled)} modules)"
+        if compiled
+        else "parser: plain Python (make native compiles it)"
+    )
     print(f"first parse (builds the phrase index): {first_ms:.1f} ms")
     if not texts:
         print(f"corpus not found at {CORPUS}: paragraph figures use hand-written text only")
 
-    parse_many(paragraphs)  # warm the token memory, as a long-running worker has it
-    report_per_intent(paragraphs, [per_intent(paragraphs, rounds) for _ in range(repeats)])
+    if args.plain:
+        with tempfile.TemporaryDirectory() as temporary:
+            copy = plain_python_copy(Path(temporary))
+            both = [
+                (per_intent(paragraphs, rounds), plain_round(copy, rounds)) for _ in range(repeats)
+            ]
+        measured = [mine for mine, _ in both]
+        report_per_intent(paragraphs, measured)
+        print("\n   plain Python, the same sources, rounds interleaved with the ones above:")
+        report_per_intent(paragraphs, [plain for _, plain in both], heading=False)
+        ratio = [percentile(p[0], 0.5) / percentile(m[0], 0.5) for m, p in both]
+        print(f"   as installed vs plain Python at p50: {spread(ratio, 2)}x")
+    else:
+        report_per_intent(paragraphs, [per_intent(paragraphs, rounds) for _ in range(repeats)])
+    corpus_and_growth(texts, repeats)
 
+
+def corpus_and_growth(texts: list[str], repeats: int) -> None:
     if texts:
         parse_many(texts)
         corpus = [whole_corpus(texts, repeats=20) for _ in range(repeats)]

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-PATHS=(grump workers beat tests bench)
+PATHS=(grump workers beat tests bench setup.py)
 
 echo "== ruff"
 $BIN/ruff check "${PATHS[@]}"

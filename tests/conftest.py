@@ -11,12 +11,25 @@ from fastapi.testclient import TestClient
 
 from grump.api.app import create_app
 from grump.celery_app import create_celery
+from grump.intent.native import stale_modules
 from grump.ledger.db import session_scope
 from grump.ledger.keys import create_api_key
 from grump.ledger.migrate import upgrade
 from grump.queues import ALL_QUEUES
 from grump.runtime import Runtime
 from grump.settings import Settings
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test a compiled parser older than its source: the tests would pass or
+    fail on code that is no longer there."""
+    stale = stale_modules()
+    if stale:
+        pytest.exit(
+            f"grump/intent: {', '.join(stale)} changed after the parser was compiled; "
+            "run `make native` (or `make clean` for plain Python)",
+            returncode=2,
+        )
 
 
 def local_settings(tmp_path: Path, **overrides: object) -> Settings:

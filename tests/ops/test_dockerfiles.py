@@ -32,6 +32,14 @@ ENTRYPOINT = ["tini", "--", "grump"]
 BUILD_TOOLS = ("gcc", "g++", "build-essential", "make", "git", "curl", "wget", "python3-dev")
 
 
+def uninstalls(command: str) -> list[str]:
+    """The packages every ``pip uninstall -y`` of a shell command names."""
+    packages: list[str] = []
+    for part in command.split("pip uninstall -y")[1:]:
+        packages += part.split("&&")[0].split()
+    return packages
+
+
 def final_stage(path: Path) -> list[tuple[str, str]]:
     return dockerfile_stages(path)[-1]
 
@@ -103,9 +111,13 @@ def test_final_stage_has_no_build_tools_or_caches(name: str) -> None:
             assert "rm -rf /var/lib/apt/lists" in args, "apt lists left in the image"
             packages = set(args.split())
             assert not packages & set(BUILD_TOOLS), packages & set(BUILD_TOOLS)
-    # The build stage drops pip itself from the virtualenv that is copied over.
+    # The build stage drops pip itself, and mypy where it compiled the parser, from the
+    # virtualenv that is copied over.
     build = dockerfile_stages(DOCKERFILES[name])[0]
-    assert any(kw == "RUN" and "pip uninstall -y pip" in args for kw, args in build)
+    uninstalled = {package for kw, args in build if kw == "RUN" for package in uninstalls(args)}
+    assert "pip" in uninstalled
+    if any(kw == "RUN" and "GRUMP_MYPYC=1" in args for kw, args in build):
+        assert {"mypy", "setuptools"} <= uninstalled
     env = " ".join(args for kw, args in build if kw == "ENV")
     assert "PIP_NO_CACHE_DIR=1" in env
 
@@ -123,7 +135,7 @@ def test_dependencies_get_their_own_layer_before_the_source(name: str) -> None:
     copy_manifest = index("pyproject.toml", "COPY")
     install_deps = index("pip install -r", "RUN")
     copy_source = index("grump ./grump", "COPY")
-    install_grump = index("pip install --no-deps .", "RUN")
+    install_grump = index("pip install --no-deps", "RUN")
     assert copy_manifest < install_deps < copy_source < install_grump
     # Nothing but the manifest is in the build context when dependencies install.
     copies_before = [args for kw, args in build[:install_deps] if kw == "COPY"]
