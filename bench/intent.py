@@ -4,8 +4,8 @@
 
 It measures the parser as installed here: compiled by mypyc after ``make native``
 (``make test`` and ``make demo`` build it), plain Python otherwise; the first line
-says which. ``--plain`` also times a plain-Python copy of the same sources in a
-subprocess, its rounds interleaved with the compiled ones, and prints the ratio.
+says which. ``--plain`` also loads a plain-Python copy of the same sources and
+parses each paragraph with both, one right after the other, and prints the ratio.
 
 1. per intent, single thread, on typical 200-400 character paragraphs (taken from the
    corpus of real app descriptions, plus hand-written requests): p50 / p99 in us,
@@ -23,19 +23,18 @@ does not move it. Every round parses the same paragraphs on one thread.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-# Where grump is imported from: the checkout, or (for --plain) a copy of its sources.
-sys.path.insert(0, os.environ.get("GRUMP_BENCH_SOURCE", str(Path(__file__).resolve().parents[1])))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from grump.intent import parse, parse_many
 from grump.intent.native import compiled_modules
@@ -81,7 +80,10 @@ def loop_step_ns() -> float:
     return (time.perf_counter_ns() - start) / 1_000_000
 
 
-def per_intent(paragraphs: list[str], rounds: int) -> tuple[list[float], float]:
+Round = tuple[list[float], float]  # microseconds per parse; mean CPU microseconds
+
+
+def per_intent(paragraphs: list[str], rounds: int) -> Round:
     """Microseconds per parse, each paragraph parsed ``rounds`` times, interleaved; and
     the mean CPU time per parse, which time spent waiting for a busy CPU does not inflate."""
     samples: list[float] = []
@@ -95,26 +97,56 @@ def per_intent(paragraphs: list[str], rounds: int) -> tuple[list[float], float]:
     return samples, (time.process_time() - cpu_start) * 1e6 / len(samples)
 
 
-def plain_python_copy(root: Path) -> Path:
-    """grump/__init__.py and grump/intent's sources, without any compiled module."""
+def per_intent_paired(
+    paragraphs: list[str], rounds: int, other: Callable[[str], object]
+) -> tuple[list[float], list[float]]:
+    """Microseconds per parse of ``parse`` and of ``other``, each paragraph parsed by
+    one right after the other (which goes first alternates by round). On a machine
+    whose speed drifts, both see the same drift, so their ratio stays meaningful."""
+    mine: list[float] = []
+    theirs: list[float] = []
+    clock = time.perf_counter_ns
+    for round_number in range(rounds):
+        first, second = (parse, other) if round_number % 2 == 0 else (other, parse)
+        for paragraph in paragraphs:
+            start = clock()
+            first(paragraph)
+            middle = clock()
+            second(paragraph)
+            end = clock()
+            a, b = (middle - start) / 1000, (end - middle) / 1000
+            mine.append(a if first is parse else b)
+            theirs.append(b if first is parse else a)
+    return mine, theirs
+
+
+def plain_python_parse(root: Path) -> Callable[[str], object]:
+    """``parse`` of a plain-Python copy of grump/intent's sources, loaded beside the
+    installed (maybe compiled) one: the copy is imported under the same names while
+    the installed modules are set aside, then they are put back. Each ``parse`` keeps
+    its own modules' globals, so both work side by side."""
     (root / "grump" / "intent").mkdir(parents=True)
     shutil.copy(REPOSITORY / "grump" / "__init__.py", root / "grump")
     for source in (REPOSITORY / "grump" / "intent").glob("*.py"):
         shutil.copy(source, root / "grump" / "intent")
-    return root
+    installed = {name: module for name, module in sys.modules.items() if _is_grump(name)}
+    for name in installed:
+        del sys.modules[name]
+    sys.path.insert(0, str(root))
+    try:
+        plain = importlib.import_module("grump.intent")
+        assert str(plain.parser.__file__).endswith(".py"), plain.parser.__file__
+        plain_parse: Callable[[str], object] = plain.parse
+    finally:
+        sys.path.remove(str(root))
+        for name in [name for name in sys.modules if _is_grump(name)]:
+            del sys.modules[name]
+        sys.modules.update(installed)
+    return plain_parse
 
 
-def plain_round(copy: Path, rounds: int) -> tuple[list[float], float]:
-    """One round of ``per_intent`` in a subprocess that imports the plain-Python copy."""
-    done = subprocess.run(
-        [sys.executable, __file__, "--one-round", str(rounds)],
-        env={**os.environ, "GRUMP_BENCH_SOURCE": str(copy)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    samples, cpu = json.loads(done.stdout)
-    return samples, cpu
+def _is_grump(module_name: str) -> bool:
+    return module_name == "grump" or module_name.startswith("grump.")
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -177,7 +209,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2000, help="parses of each paragraph")
     parser.add_argument("--repeats", type=int, default=5, help="rounds; figures are medians")
     parser.add_argument("--plain", action="store_true", help="also time plain Python")
-    parser.add_argument("--one-round", type=int, help=argparse.SUPPRESS)  # for --plain
     args = parser.parse_args()
     repeats = max(1, args.repeats)
 
@@ -187,9 +218,6 @@ def main() -> None:
     texts = corpus_texts()
     paragraphs = typical_paragraphs(texts)
     parse_many(paragraphs)  # warm the token memory, as a long-running worker has it
-    if args.one_round:
-        print(json.dumps(per_intent(paragraphs, args.one_round)))
-        return
     rounds = max(1, args.rounds * 4 // len(paragraphs) // repeats)
 
     loop_ns = [loop_step_ns() for _ in range(repeats)]
@@ -204,21 +232,29 @@ def main() -> None:
     if not texts:
         print(f"corpus not found at {CORPUS}: paragraph figures use hand-written text only")
 
+    report_per_intent(paragraphs, [per_intent(paragraphs, rounds) for _ in range(repeats)])
     if args.plain:
-        with tempfile.TemporaryDirectory() as temporary:
-            copy = plain_python_copy(Path(temporary))
-            both = [
-                (per_intent(paragraphs, rounds), plain_round(copy, rounds)) for _ in range(repeats)
-            ]
-        measured = [mine for mine, _ in both]
-        report_per_intent(paragraphs, measured)
-        print("\n   plain Python, the same sources, rounds interleaved with the ones above:")
-        report_per_intent(paragraphs, [plain for _, plain in both], heading=False)
-        ratio = [percentile(p[0], 0.5) / percentile(m[0], 0.5) for m, p in both]
-        print(f"   as installed vs plain Python at p50: {spread(ratio, 2)}x")
-    else:
-        report_per_intent(paragraphs, [per_intent(paragraphs, rounds) for _ in range(repeats)])
+        compare_plain(paragraphs, rounds, repeats)
     corpus_and_growth(texts, repeats)
+
+
+def compare_plain(paragraphs: list[str], rounds: int, repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as temporary:
+        plain_parse = plain_python_parse(Path(temporary))
+        for paragraph in paragraphs:
+            plain_parse(paragraph)
+        pairs = [per_intent_paired(paragraphs, rounds, plain_parse) for _ in range(repeats)]
+    print("\n   the same paragraphs, each parsed as installed then by plain Python (or the")
+    print("   other way round), median over rounds (min..max):")
+    for label, runs in (
+        ("as installed", [m for m, _ in pairs]),
+        ("plain Python", [p for _, p in pairs]),
+    ):
+        p50s = [percentile(samples, 0.50) for samples in runs]
+        p99s = [percentile(samples, 0.99) for samples in runs]
+        print(f"   {label}: p50 {spread(p50s)} us, p99 {spread(p99s)} us")
+    ratios = [percentile(plain, 0.5) / percentile(mine, 0.5) for mine, plain in pairs]
+    print(f"   plain Python / as installed at p50: {spread(ratios, 2)}")
 
 
 def corpus_and_growth(texts: list[str], repeats: int) -> None:
