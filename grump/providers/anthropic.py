@@ -13,8 +13,9 @@ from typing import Any, Self
 import httpx
 
 from grump.errors import ProviderError
+from grump.providers.answers import expect, token_count
 from grump.providers.base import ChatRequest, ChatResult, estimate_tokens
-from grump.providers.http import JsonHttpClient, RetryPolicy, Timeouts, expect, token_count
+from grump.providers.http import JsonHttpClient, RetryPolicy, Timeouts
 from grump.settings import Settings
 
 PROVIDER = "anthropic"

@@ -15,6 +15,7 @@ from typing import Any, Self
 import httpx
 
 from grump.errors import ProviderError
+from grump.providers.answers import expect, token_count
 from grump.providers.base import (
     ChatRequest,
     ChatResult,
@@ -22,7 +23,7 @@ from grump.providers.base import (
     EmbedResult,
     estimate_tokens,
 )
-from grump.providers.http import JsonHttpClient, RetryPolicy, Timeouts, expect, token_count
+from grump.providers.http import JsonHttpClient, RetryPolicy, Timeouts
 from grump.settings import Settings
 
 PROVIDER = "nim"

@@ -7,14 +7,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from grump.providers.http import (
-    RetryPolicy,
-    backoff_delay,
+from grump.providers.answers import (
     error_message,
     is_transient_status,
     parse_retry_after,
     retry_after_from_headers,
 )
+from grump.providers.http import RetryPolicy, backoff_delay
 from tests.fakes.server import ErrorShape, error_body
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
