@@ -4,10 +4,10 @@ Every provider call goes through :class:`JsonHttpClient.post_json`, which
 
 * sends JSON with connect and read timeouts from settings,
 * maps the answer onto grump's error tree (see ``grump.providers.answers``):
-  429, 408 and 5xx, connection errors and timeouts become :class:`~grump.errors.ProviderTransient` (carrying the
-  server's ``Retry-After`` when it sent one); any other 4xx, or a body that is
-  not a JSON object, becomes :class:`~grump.errors.ProviderError` with the
-  provider's own message,
+  429, 408 and 5xx, connection errors and timeouts become
+  :class:`~grump.errors.ProviderTransient` (carrying the server's ``Retry-After``
+  when it sent one); any other 4xx, or a body that is not a JSON object, becomes
+  :class:`~grump.errors.ProviderError` with the provider's own message,
 * retries transient failures with exponential backoff and jitter, waiting at
   least what ``Retry-After`` asks for.
 
