@@ -26,7 +26,6 @@ import argparse
 import importlib
 import json
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -37,9 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from grump.intent import parse, parse_many
-from grump.intent.native import compiled_modules
+from grump.intent.native import compiled_modules, plain_copy
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "app-ideas.jsonl"
 REFERENCE_US = 8_000.0  # the 8 ms reference per intent
 TARGETS = {"p50_us": 50.0, "p99_us": 200.0, "one_mb_s": 0.5}
@@ -125,10 +123,7 @@ def plain_python_parse(root: Path) -> Callable[[str], object]:
     installed (maybe compiled) one: the copy is imported under the same names while
     the installed modules are set aside, then they are put back. Each ``parse`` keeps
     its own modules' globals, so both work side by side."""
-    (root / "grump" / "intent").mkdir(parents=True)
-    shutil.copy(REPOSITORY / "grump" / "__init__.py", root / "grump")
-    for source in (REPOSITORY / "grump" / "intent").glob("*.py"):
-        shutil.copy(source, root / "grump" / "intent")
+    plain_copy(root)
     installed = {name: module for name, module in sys.modules.items() if _is_grump(name)}
     for name in installed:
         del sys.modules[name]
@@ -183,18 +178,15 @@ def growth(seed: str) -> list[tuple[int, float]]:
     return results
 
 
-def report_per_intent(
-    paragraphs: list[str], rounds: list[tuple[list[float], float]], heading: bool = True
-) -> None:
+def report_per_intent(paragraphs: list[str], rounds: list[Round]) -> None:
     runs = [samples for samples, _ in rounds]
     p50s = [percentile(samples, 0.50) for samples in runs]
     p99s = [percentile(samples, 0.99) for samples in runs]
     mean_len = statistics.mean(len(p) for p in paragraphs)
-    if heading:
-        print(
-            f"\n1. per intent, {len(paragraphs)} paragraphs of 200-400 chars (mean {mean_len:.0f}), "
-            f"{len(runs)} rounds of {len(runs[0])} parses; median over rounds (min..max):"
-        )
+    print(
+        f"\n1. per intent, {len(paragraphs)} paragraphs of 200-400 chars (mean {mean_len:.0f}), "
+        f"{len(runs)} rounds of {len(runs[0])} parses; median over rounds (min..max):"
+    )
     print(f"   p50 {spread(p50s)} us (target <= {TARGETS['p50_us']:.0f})")
     print(f"   p99 {spread(p99s)} us (target <= {TARGETS['p99_us']:.0f})")
     print(f"   mean {spread([statistics.mean(samples) for samples in runs])} us")

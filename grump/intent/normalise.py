@@ -28,11 +28,6 @@ _ASCII_TOKEN_RE: Final = re.compile(_TOKEN_PATTERN, re.ASCII)
 # A line break that starts a list item or follows a blank line (as TOKEN_RE finds it).
 _LINE_TOKEN_RE: Final = re.compile(r"\n[ \t]*(?:[-*+>#|\n]|\d{1,3}[.)])")
 _LINE_TOKEN_BYTES_RE: Final = re.compile(rb"\n[ \t]*(?:[-*+>#|\n]|\d{1,3}[.)])")
-# What clean() does to ASCII text, as a table: lower case, "_" to a space (apostrophes
-# are deleted by translate's second argument).
-_CLEAN_TABLE: Final = bytes(
-    code + 32 if 65 <= code <= 90 else 32 if code == ord("_") else code for code in range(256)
-)
 # For _split: clause marks but "." and "," become "|"; bytes never part of a
 # token become spaces (all but letters, digits, whitespace and ".,#+_").
 _KEPT_BYTES: Final = frozenset(b".,#+_ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")
@@ -58,6 +53,11 @@ _URL_BYTES_RE: Final = re.compile(rb"(?:https?://|www\.)[^" + _SPACE_BYTES + rb"
 _LINK_TARGET_BYTES_RE: Final = re.compile(rb"\]\([^()\[\]" + _SPACE_BYTES + rb"]{0,400}\)")
 _FREE_SUFFIX_BYTES_RE: Final = re.compile(rb"-free\b")
 _LOWER_TABLE: Final = bytes(code + 32 if 65 <= code <= 90 else code for code in range(256))
+# What clean() does to ASCII text, as a table: lower case, "_" to a space (apostrophes
+# are deleted by translate's second argument).
+_CLEAN_TABLE: Final = bytes(
+    ord(" ") if code == ord("_") else lowered for code, lowered in enumerate(_LOWER_TABLE)
+)
 
 # Apostrophes vanish so "doesn't" is one word ("doesnt") and "user's" folds to "user";
 # underscores split words like hyphens do ("react_native").

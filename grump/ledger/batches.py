@@ -72,33 +72,8 @@ def finish_many(session: Session, finished: Sequence[tuple[Job, Outcome]]) -> li
     return list(active)
 
 
-_TABLE = cast(Table, Job.__table__)
-_FINISH_STATEMENT = (
-    update(_TABLE)
-    # Equalities, not IN: an expanding IN parameter cannot run as executemany.
-    .where(
-        _TABLE.c.id == bindparam("job_id"),
-        or_(*(_TABLE.c.status == status for status in ACTIVE_STATUS_VALUES)),
-    )
-    .values(
-        status=JobStatus.SUCCEEDED.value,
-        error=None,
-        **{name: bindparam(f"new_{name}") for name in ("result", "model", "tier", "routing")},
-        **{name: bindparam(f"new_{name}") for name in ("tokens_in", "tokens_out", "cost")},
-        baseline_cost=bindparam("new_baseline_cost"),
-        finished_at=bindparam("new_finished_at"),
-    )
-)
-
-
-def _result_row(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
-    """The parameters of ``_FINISH_STATEMENT`` for one job (claimed: its attempt is counted)."""
-    values = finish_values(job, outcome, now)
-    row = {f"new_{name}": values[name] for name in _RESULT_COLUMNS}
-    row["job_id"] = job.id
-    return row
-
-
+# The columns of finish_values that differ per job (a claimed job's attempt is already
+# counted, and status and error are the same for all).
 _RESULT_COLUMNS = (
     "result",
     "model",
@@ -110,3 +85,25 @@ _RESULT_COLUMNS = (
     "baseline_cost",
     "finished_at",
 )
+_TABLE = cast(Table, Job.__table__)
+_FINISH_STATEMENT = (
+    update(_TABLE)
+    # Equalities, not IN: an expanding IN parameter cannot run as executemany.
+    .where(
+        _TABLE.c.id == bindparam("job_id"),
+        or_(*(_TABLE.c.status == status for status in ACTIVE_STATUS_VALUES)),
+    )
+    .values(
+        status=JobStatus.SUCCEEDED.value,
+        error=None,
+        **{name: bindparam(f"new_{name}") for name in _RESULT_COLUMNS},
+    )
+)
+
+
+def _result_row(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The parameters of ``_FINISH_STATEMENT`` for one job."""
+    values = finish_values(job, outcome, now)
+    row = {f"new_{name}": values[name] for name in _RESULT_COLUMNS}
+    row["job_id"] = job.id
+    return row
