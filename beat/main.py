@@ -1,6 +1,6 @@
 """The beat program: `celery -A beat.main beat` (or `grump beat`). Run exactly one."""
 
-from grump.celery_app import create_celery
+from grump.celery.app import create_celery
 from grump.settings import Settings
 
 app = create_celery(Settings())

@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from grump.budget_math import Period
-from grump.ledger import budgets as budget_rows
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope
 from grump.ledger.migrate import upgrade
 from grump.ledger.models import Job
-from grump.ledger.rollups import rollup_costs
+from grump.money import budgets as budget_rows
+from grump.money.budget_math import Period
+from grump.money.rollups import rollup_costs
 from tests.services import create_database, drop_database
 
 TENANT = "hot"

@@ -27,7 +27,7 @@ from grump.cache.memory import MemoryTier
 from grump.cache.redis_tier import RedisTier
 from grump.cache.tier import CacheTier
 from grump.cache.tiered import TieredCache
-from grump.jobs import CompleteInput
+from grump.jobs.models import CompleteInput
 
 ENTRIES = 500
 

@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-from grump.celery_app import celery_config
+from grump.celery.app import celery_config
 from grump.settings import Settings
 
 app = Celery("noop", set_as_current=False)

@@ -35,13 +35,13 @@ from sqlalchemy import create_engine, func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.procs import spawn, stop
-from grump.celery_app import create_celery
-from grump.jobs import CompleteJobRequest
+from grump.celery.app import create_celery
+from grump.jobs.models import CompleteJobRequest
+from grump.jobs.submit import submit_job
 from grump.ledger.migrate import upgrade
 from grump.ledger.models import CostEvent, Job
 from grump.runtime import Runtime
 from grump.settings import Settings
-from grump.submit import submit_job
 from tests.services import create_database, drop_database, free_port
 
 PY = sys.executable

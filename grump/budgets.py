@@ -1,6 +1,6 @@
 """Budgets as a service: what a job reserves, the budget left, and alerts.
 
-Reservation, settlement and release are ledger writes (``grump.ledger.budgets``)
+Reservation, settlement and release are ledger writes (``grump.money.budgets``)
 made inside the submit and finish transactions; this module decides how much a
 job reserves and tells people when a budget runs low: a log line, the
 ``grump_budget_alerts`` metric and, when ``GRUMP_BUDGET_WEBHOOK_URL`` is set, a
@@ -17,13 +17,13 @@ from decimal import Decimal
 import httpx
 
 from grump import metrics
-from grump.jobs import AnyJobRequest, CompleteJobRequest, EmbedJobRequest
-from grump.ledger import alerts as alert_rows
-from grump.ledger import budgets as budget_rows
+from grump.jobs.models import AnyJobRequest, CompleteJobRequest, EmbedJobRequest
 from grump.ledger.db import session_scope, utcnow
-from grump.pricing import PriceCatalogue
+from grump.money import alerts as alert_rows
+from grump.money import budgets as budget_rows
 from grump.providers.base import estimate_tokens
-from grump.routing import estimate_max_cost
+from grump.routing.policy import estimate_max_cost
+from grump.routing.pricing import PriceCatalogue
 from grump.runtime import Runtime
 
 log = logging.getLogger(__name__)

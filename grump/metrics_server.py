@@ -19,8 +19,8 @@ import redis
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from redis.exceptions import RedisError
 
+from grump.celery.queues import ALL_QUEUES, redis_priority_keys
 from grump.metrics import QUEUE_DEPTH
-from grump.queues import ALL_QUEUES, redis_priority_keys
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 

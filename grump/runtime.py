@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from grump.ledger.db import make_engine, make_sessionmaker
-from grump.pricing import PriceCatalogue, load_catalogue
 from grump.providers.base import ChatProvider, EmbeddingProvider
 from grump.providers.registry import (
     EMBED_TIER,
@@ -23,6 +22,7 @@ from grump.providers.registry import (
     embedding_provider,
     rate_limit_of,
 )
+from grump.routing.pricing import PriceCatalogue, load_catalogue
 from grump.settings import Settings
 
 if TYPE_CHECKING:

@@ -10,12 +10,12 @@ from celery import Celery
 from fastapi.testclient import TestClient
 
 from grump.api.app import create_app
-from grump.celery_app import create_celery
+from grump.celery.app import create_celery
+from grump.celery.queues import ALL_QUEUES
 from grump.intent.native import stale_modules
 from grump.ledger.db import session_scope
 from grump.ledger.keys import create_api_key
 from grump.ledger.migrate import upgrade
-from grump.queues import ALL_QUEUES
 from grump.runtime import Runtime
 from grump.settings import Settings
 

@@ -1,7 +1,7 @@
 """The gpu worker: `celery -A workers.gpu worker` (or `grump worker --tier gpu`)."""
 
-from grump.queues import WorkerKind
+from grump.celery.queues import WorkerKind
+from grump.celery.workers import create_worker_app
 from grump.settings import Settings
-from grump.worker import create_worker_app
 
 app = create_worker_app(Settings(), WorkerKind.GPU)

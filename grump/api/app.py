@@ -20,7 +20,7 @@ from grump.settings import Settings
 def create_app(
     settings: Settings, runtime: Runtime | None = None, celery: Celery | None = None
 ) -> FastAPI:
-    from grump.celery_app import create_celery
+    from grump.celery.app import create_celery
 
     runtime = runtime or Runtime(settings)
     app = FastAPI(

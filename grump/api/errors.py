@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from grump.errors import GrumpError, ServiceUnavailable
-from grump.jobs import JobKind
+from grump.jobs.models import JobKind
 from grump.ledger.db import is_outage
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from grump.jobs import JobRequest
+from grump.jobs.models import JobRequest
 from grump.ledger.models import Job
 
 

@@ -17,9 +17,9 @@ from typing import Any
 from grump.cache.codec import CorruptEntry, decode, encode
 from grump.cache.keys import completion_key
 from grump.cache.tiered import TieredCache
-from grump.jobs import CompleteInput
-from grump.ledger.jobs import Outcome
-from grump.pricing import PriceCatalogue
+from grump.jobs.models import CompleteInput
+from grump.jobs.rows import Outcome
+from grump.routing.pricing import PriceCatalogue
 
 log = logging.getLogger(__name__)
 CACHE_PROVIDER = "cache"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from grump.jobs import CompleteInput
+from grump.jobs.models import CompleteInput
 
 # Bump when the cached value's shape changes: old entries then simply miss.
 KEY_VERSION = "v1"

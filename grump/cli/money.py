@@ -34,9 +34,9 @@ def _runtime() -> Any:
 
 
 def set_budget(args: argparse.Namespace) -> int:
-    from grump.budget_math import Period
-    from grump.ledger import budgets
     from grump.ledger.db import session_scope, utcnow
+    from grump.money import budgets
+    from grump.money.budget_math import Period
 
     runtime = _runtime()
     threshold = args.alert if args.alert is not None else runtime.settings.budget_alert_threshold
@@ -57,8 +57,8 @@ def set_budget(args: argparse.Namespace) -> int:
 
 
 def show_budgets(args: argparse.Namespace) -> int:
-    from grump.ledger import budgets
     from grump.ledger.db import session_scope, utcnow
+    from grump.money import budgets
 
     runtime = _runtime()
     try:
@@ -78,8 +78,8 @@ def show_budgets(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from grump.reports.deliver import make_report
-    from grump.reports.model import ReportPeriod
+    from grump.money.reports.deliver import make_report
+    from grump.money.reports.model import ReportPeriod
 
     runtime = _runtime()
     at = args.at or datetime.now(UTC)

@@ -69,7 +69,7 @@ def _worker_log_config(settings: Settings) -> dict[str, Any]:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from grump.queues import WORKER_PROFILES, WorkerKind
+    from grump.celery.queues import WORKER_PROFILES, WorkerKind
 
     settings = Settings()
     _logging(settings)
@@ -78,7 +78,9 @@ def run_worker(args: argparse.Namespace) -> int:
         from grump.metrics_server import prepare_multiprocess
 
         prepare_multiprocess(settings.data_dir / f"metrics-{kind.value}")
-    from grump.worker import create_worker_app  # after: prometheus-client reads its mode at import
+    from grump.celery.workers import (
+        create_worker_app,  # after: prometheus-client reads its mode at import
+    )
 
     app = create_worker_app(settings, kind)
     argv = ["worker", f"--loglevel={settings.log_level}", f"--hostname={args.tier}@%h"]
@@ -108,7 +110,7 @@ def run_celery_command(app: Any, argv: list[str]) -> int:
 
 
 def run_beat(args: argparse.Namespace) -> int:
-    from grump.celery_app import create_celery
+    from grump.celery.app import create_celery
 
     settings = Settings()
     _logging(settings)
@@ -135,7 +137,7 @@ def run_migrate(_: argparse.Namespace) -> int:
 
 
 def run_flower(args: argparse.Namespace) -> int:
-    from grump.celery_app import create_celery
+    from grump.celery.app import create_celery
 
     settings = Settings()
     app = create_celery(settings)

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grump.client import FINAL_STATUSES, GrumpClient
+from grump.demo.embedded import LOCAL_TENANT, run_embedded
 from grump.demo.summary import summarise, summary_table
 from grump.demo.workload import make_workload
-from grump.embedded import LOCAL_TENANT, run_embedded
 from grump.ledger.db import utcnow
-from grump.reports.deliver import write_report
-from grump.reports.model import ReportPeriod
+from grump.money.reports.deliver import write_report
+from grump.money.reports.model import ReportPeriod
 from grump.settings import Settings
 
 BATCH = 50

@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from grump.pricing import MONEY_QUANTUM, quantize_money
+from grump.routing.pricing import MONEY_QUANTUM, quantize_money
 
 UNITS_PER_USD = int(1 / MONEY_QUANTUM)
 # A signed 64-bit column holds at most this many USD at 1e-10 precision.

@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from grump.pricing import quantize_money
+from grump.routing.pricing import quantize_money
 
 
 class Money(TypeDecorator[Decimal]):

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 from grump.errors import ProviderTransient
-from grump.pricing import PriceCatalogue
 from grump.providers.base import (
     ChatProvider,
     ChatRequest,
@@ -25,6 +24,7 @@ from grump.providers.base import (
 from grump.providers.http import RetryPolicy
 from grump.providers.offline import OfflineChat, OfflineEmbeddings
 from grump.providers.ratelimit import RateLimiter
+from grump.routing.pricing import PriceCatalogue
 from grump.settings import Settings
 
 # The reason carried by the ProviderTransient of a call that found no token in time:

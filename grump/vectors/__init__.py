@@ -9,7 +9,7 @@ One code path serves both: every operation takes the array module as ``xp``
 - ``pipeline``: ``postprocess``, what the embed worker runs on each batch
 """
 
-from grump.gpu import array_module
+from grump.vectors.device import array_module
 from grump.vectors.ops import (
     Array,
     l2_normalize,

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from grump.api.app import create_app
-from grump.celery_app import create_celery
+from grump.celery.app import create_celery
+from grump.celery.queues import ALL_QUEUES
 from grump.ledger.db import session_scope
 from grump.ledger.keys import create_api_key
 from grump.ledger.models import CostEvent, Job
-from grump.queues import ALL_QUEUES
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.fakes.anthropic import FakeAnthropic

@@ -11,18 +11,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from grump.budget_math import Period
-from grump.celery_app import create_celery
+from grump.celery.app import create_celery
 from grump.errors import BudgetExceeded, ProviderError
-from grump.jobs import CompleteJobRequest
-from grump.ledger import budgets as budget_rows
-from grump.ledger import holds
+from grump.jobs.models import CompleteJobRequest
+from grump.jobs.run import fail_job
+from grump.jobs.submit import submit_job
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope
 from grump.ledger.models import BudgetPeriod, Job
-from grump.processing import fail_job
+from grump.money import budgets as budget_rows
+from grump.money import holds
+from grump.money.budget_math import Period
 from grump.runtime import Runtime
 from grump.settings import Settings
-from grump.submit import submit_job
 from tests.integration.money_fixtures import money_ledger  # noqa: F401
 from tests.services import redis_or_skip
 

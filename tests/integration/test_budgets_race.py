@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from grump.budget_math import Period
 from grump.budgets import estimate_reservation
-from grump.celery_app import create_celery
+from grump.celery.app import create_celery
 from grump.errors import BudgetExceeded
-from grump.jobs import CompleteJobRequest
-from grump.ledger import budgets as budget_rows
+from grump.jobs.models import CompleteJobRequest
+from grump.jobs.run import Step, process_job
+from grump.jobs.submit import submit_job
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope, utcnow
 from grump.ledger.models import BudgetPeriod, CostEvent, Job
-from grump.processing import Step, process_job
+from grump.money import budgets as budget_rows
+from grump.money.budget_math import Period
 from grump.runtime import Runtime
 from grump.settings import Settings
-from grump.submit import submit_job
 from tests.integration.money_fixtures import money_ledger  # noqa: F401
 from tests.services import redis_or_skip
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from grump.cache.completions import CachedAnswer
-from grump.jobs import CompleteInput
+from grump.jobs.models import CompleteInput
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.integration.completions_support import Stack, complete, fakes, with_fakes

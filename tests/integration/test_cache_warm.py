@@ -9,13 +9,13 @@ import redis
 from sqlalchemy import update
 
 from grump.cache.keys import tenant_namespace
+from grump.cache.warm import WARM_USER, warm_cache
 from grump.cli import main
-from grump.jobs import CompleteInput, JobStatus
+from grump.jobs.models import CompleteInput, JobStatus
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
 from grump.runtime import Runtime
 from grump.settings import Settings
-from grump.tasks.cache import WARM_USER, warm_cache
 from tests.integration.completions_support import Stack, complete, fakes, with_fakes
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from grump.api.app import create_app
-from grump.celery_app import create_celery
+from grump.celery.app import create_celery
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.integration.completions_support import Stack, complete, fakes, with_fakes

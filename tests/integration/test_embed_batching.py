@@ -21,14 +21,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from grump.api.app import create_app
-from grump.celery_app import create_celery
+from grump.celery.app import create_celery
+from grump.celery.queues import EMBED_QUEUE, redis_priority_keys
 from grump.ledger.db import session_scope
 from grump.ledger.keys import create_api_key
 from grump.ledger.models import CostEvent
-from grump.pricing import load_catalogue
 from grump.providers.base import EmbedRequest
 from grump.providers.nim import NimEmbeddings
-from grump.queues import EMBED_QUEUE, redis_priority_keys
+from grump.routing.pricing import load_catalogue
 from grump.runtime import Runtime
 from grump.settings import Settings
 from grump.vectors import postprocess

@@ -23,7 +23,7 @@ from schemathesis.checks import (
 )
 
 from grump.api.app import create_app
-from grump.celery_app import create_celery
+from grump.celery.app import create_celery
 from grump.ledger.db import session_scope
 from grump.ledger.keys import create_api_key
 from grump.runtime import Runtime

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, inspect, select, text, update
 
 from grump.api.app import create_app
-from grump.celery_app import create_celery
-from grump.jobs import JobStatus
+from grump.celery.app import create_celery
+from grump.jobs.models import JobStatus
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.keys import authenticate, create_api_key, hash_key
 from grump.ledger.models import ApiKey, CostEvent, Job

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from grump.queues import WorkerKind
+from grump.celery.queues import WorkerKind
 
 from .support import (
     ALL_FEATURES_VALUES,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from grump.queues import WORKER_PROFILES, WorkerKind, redis_priority_keys
+from grump.celery.queues import WORKER_PROFILES, WorkerKind, redis_priority_keys
 from grump.settings import Settings
 
 from .support import (

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from grump.celery.queues import ALL_QUEUES
 from grump.ledger.models import Job
-from grump.queues import ALL_QUEUES
 from tests.conftest import Api
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grump.queues import EMBED_QUEUE, PARSE_QUEUE
+from grump.celery.queues import EMBED_QUEUE, PARSE_QUEUE
 from tests.conftest import Api
 
 PARSE = {"kind": "parse", "input": {"text": "todo app with login"}}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grump.budget_math import (
+from grump.money.budget_math import (
     BudgetState,
     Period,
     can_reserve,

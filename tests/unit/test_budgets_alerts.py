@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from grump import metrics
-from grump.budget_math import Period
 from grump.budgets import check_budgets
-from grump.ledger import budgets as budget_rows
-from grump.ledger import holds
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
+from grump.money import budgets as budget_rows
+from grump.money import holds
+from grump.money.budget_math import Period
 from tests.conftest import Api, local_settings
 
 NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from grump.jobs.run import Step, process_job
 from grump.ledger.models import CostEvent, Job
-from grump.processing import Step, process_job
 from tests.conftest import Api
 
 HARD = (

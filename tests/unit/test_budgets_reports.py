@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from grump.cli import main
 from grump.ledger.models import StoredReport
-from grump.reports.deliver import send_cost_reports
+from grump.money.reports.deliver import send_cost_reports
 from tests.conftest import Api, local_settings
 from tests.unit.test_budgets_alerts import Webhook, webhook  # noqa: F401
 from tests.unit.test_costs_api import seed_event

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from grump.jobs import CompleteJobRequest
+from grump.jobs.models import CompleteJobRequest
+from grump.jobs.run import Step, process_job
+from grump.jobs.submit import submit_job
 from grump.ledger.models import CostEvent, Job
-from grump.processing import Step, process_job
 from grump.providers.base import ChatRequest, ChatResult
 from grump.runtime import Runtime
-from grump.submit import submit_job
 from tests.conftest import Api, local_settings
 
 

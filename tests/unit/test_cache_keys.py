@@ -8,7 +8,7 @@ import pytest
 
 from grump.cache.codec import CorruptEntry, decode, encode
 from grump.cache.keys import completion_key, tenant_namespace
-from grump.jobs import CompleteInput
+from grump.jobs.models import CompleteInput
 
 BASE: dict[str, Any] = {
     "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],

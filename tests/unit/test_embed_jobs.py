@@ -18,17 +18,17 @@ import pytest
 from kombu.transport.redis import QoS as RedisQoS
 from sqlalchemy import func, select
 
-from grump.embed_jobs import process_embed_batch
-from grump.enqueue import task_for
-from grump.jobs import EmbedJobRequest
-from grump.ledger.batches import claim_many, finish_many
+from grump.celery.queues import EMBED_JOBS_TASK, EMBED_QUEUE, PARSE_QUEUE, RUN_JOB_TASK
+from grump.celery.tasks.batch_acks import acknowledge_together
+from grump.celery.tasks.embed_jobs import messages_of
+from grump.jobs.batch_rows import claim_many, finish_many
+from grump.jobs.embed.batch import process_embed_batch
+from grump.jobs.enqueue import task_for
+from grump.jobs.models import EmbedJobRequest
+from grump.jobs.rows import Outcome
+from grump.jobs.submit import submit_job
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.jobs import Outcome
 from grump.ledger.models import BudgetPeriod, CostEvent, Job
-from grump.queues import EMBED_JOBS_TASK, EMBED_QUEUE, PARSE_QUEUE, RUN_JOB_TASK
-from grump.submit import submit_job
-from grump.tasks.batch_acks import acknowledge_together
-from grump.tasks.embed_jobs import messages_of
 from tests.conftest import Api, local_settings
 from tests.fakes.nim import FakeNim
 from tests.fakes.server import server_error
@@ -172,7 +172,7 @@ def test_a_batch_is_recorded_in_one_transaction_without_falling_back(
     api: Api, server: FakeNim, caplog: pytest.LogCaptureFixture
 ) -> None:
     ids = [submit(api, [f"one transaction {i}"]) for i in range(6)]
-    with caplog.at_level(logging.WARNING, logger="grump.embed_jobs"):
+    with caplog.at_level(logging.WARNING, logger="grump.jobs.embed.batch"):
         report = process_embed_batch(api.runtime, ids)
     assert sorted(report.succeeded) == sorted(ids)
     assert "one by one" not in caplog.text

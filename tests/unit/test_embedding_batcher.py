@@ -9,9 +9,9 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from grump.embedding.batcher import Batcher, BatchLimits
-from grump.embedding.cache import EmbedParams
-from grump.embedding.calls import Piece, PieceResult
+from grump.jobs.embed.batcher import Batcher, BatchLimits
+from grump.jobs.embed.cache import EmbedParams
+from grump.jobs.embed.calls import Piece, PieceResult
 from grump.vectors import EncodedBatch
 
 PARAMS = EmbedParams("m", "passage", None, "END")

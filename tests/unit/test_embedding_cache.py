@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grump.embedding.cache import (
+from grump.jobs.embed.cache import (
     EmbedParams,
     MemoryVectorCache,
     NoVectorCache,

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from grump.embed_jobs import BatchReport, Retry
-from grump.embedding.lanes import Lanes, Messages
+from grump.jobs.embed.batch import BatchReport, Retry
+from grump.jobs.embed.lanes import Lanes, Messages
 
 
 def batch(size: int) -> Messages:

@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grump.embedding.batcher import BatchLimits
-from grump.embedding.cache import MemoryVectorCache, NoVectorCache, VectorCache
-from grump.embedding.service import EmbedService
 from grump.errors import ProviderError, ProviderTransient
-from grump.jobs import EmbedInput
-from grump.ledger.jobs import Outcome
-from grump.pricing import load_catalogue
+from grump.jobs.embed.batcher import BatchLimits
+from grump.jobs.embed.cache import MemoryVectorCache, NoVectorCache, VectorCache
+from grump.jobs.embed.service import EmbedService
+from grump.jobs.models import EmbedInput
+from grump.jobs.rows import Outcome
 from grump.providers.base import EmbedRequest
 from grump.providers.http import RetryPolicy
 from grump.providers.nim import NimEmbeddings
+from grump.routing.pricing import load_catalogue
 from grump.settings import Settings
 from grump.vectors import postprocess
 from tests.fakes.nim import FakeNim, count_tokens

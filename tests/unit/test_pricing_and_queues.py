@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from grump.errors import UnknownModel
-from grump.pricing import load_catalogue
-from grump.queues import (
+from grump.celery.queues import (
     ALL_QUEUES,
     WORKER_PROFILES,
     WorkerKind,
     celery_priority,
     redis_priority_keys,
 )
+from grump.errors import UnknownModel
+from grump.routing.pricing import load_catalogue
 
 
 def test_catalogue_prices_are_exact_decimals() -> None:

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from grump.errors import ProviderError, ProviderTransient
-from grump.jobs import CompleteJobRequest
+from grump.jobs.models import CompleteJobRequest
+from grump.jobs.run import Step, fail_job, process_job
+from grump.jobs.submit import submit_job
 from grump.ledger.models import CostEvent, Job
-from grump.processing import Step, fail_job, process_job
 from grump.providers.base import ChatRequest, ChatResult
-from grump.submit import submit_job
 from tests.conftest import Api, local_settings
 
 COMPLETE = {

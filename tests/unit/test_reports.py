@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 
-from grump.reports import (
+from grump.money.reports import (
     BreakdownRow,
     BudgetStatusRow,
     CostReport,
@@ -324,7 +324,7 @@ def test_many_models_still_chart() -> None:
 
 
 def test_importing_reports_does_not_import_matplotlib() -> None:
-    probe = "import sys, grump.reports; print('matplotlib' in sys.modules)"
+    probe = "import sys, grump.money.reports; print('matplotlib' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )

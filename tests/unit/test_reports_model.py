@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from grump.reports import (
+from grump.money.reports import (
     BreakdownRow,
     BudgetHealth,
     BudgetStatusRow,
@@ -20,7 +20,7 @@ from grump.reports import (
     recommendations,
     report_bounds,
 )
-from grump.reports.formatting import format_change, format_money, format_share
+from grump.money.reports.formatting import format_change, format_money, format_share
 from tests.unit.test_reports import empty_report, seeded_report
 
 RESET = datetime(2024, 4, 1, tzinfo=UTC)

@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grump.errors import BudgetExceeded, UnknownModel, ValidationFailed
-from grump.jobs import CompleteInput, Message, Tier
-from grump.pricing import ModelPrice, PriceCatalogue
-from grump.routing import (
+from grump.jobs.models import CompleteInput, Message, Tier
+from grump.routing.policy import (
     RoutingPolicy,
     baseline_cost,
     complexity,
@@ -20,6 +19,7 @@ from grump.routing import (
     route,
     routing_savings,
 )
+from grump.routing.pricing import ModelPrice, PriceCatalogue
 from grump.settings import Settings
 
 ECONOMY = "test/economy"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grump.gpu import array_module, gpu_utilization
+from grump.vectors.device import array_module, gpu_utilization
 
 
 @pytest.fixture(autouse=True)
@@ -152,9 +152,7 @@ def test_utilization_is_the_mean_over_visible_devices(monkeypatch: pytest.Monkey
 
 
 def test_importing_the_vector_code_touches_no_gpu_library() -> None:
-    probe = (
-        "import sys, grump.vectors, grump.gpu; print(sorted({'cupy', 'pynvml'} & set(sys.modules)))"
-    )
+    probe = "import sys, grump.vectors, grump.vectors.device; print(sorted({'cupy', 'pynvml'} & set(sys.modules)))"
     completed = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )

@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field
 
 from grump.api.deps import Principal, RuntimeDep, require_admin
 from grump.api.responses import ERROR_RESPONSES
-from grump.budget_math import Period
-from grump.ledger import budgets as budget_rows
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.money_units import MAX_USD
-from grump.pricing import quantize_money as q
-from grump.reports import BudgetHealth, BudgetStatusRow
+from grump.money import budgets as budget_rows
+from grump.money.budget_math import Period
+from grump.money.reports import BudgetHealth, BudgetStatusRow
+from grump.routing.pricing import quantize_money as q
 
 router = APIRouter(prefix="/v1/budgets", tags=["budgets"], responses=ERROR_RESPONSES)
 

@@ -16,10 +16,10 @@ from grump.api.deps import PrincipalDep, RuntimeDep
 from grump.api.responses import ERROR_RESPONSES
 from grump.api.routes.budgets import BudgetList, tenant_budgets
 from grump.errors import ValidationFailed
-from grump.ledger import costs
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.sums import Sums
-from grump.pricing import quantize_money
+from grump.money import costs
+from grump.money.sums import Sums
+from grump.routing.pricing import quantize_money
 
 router = APIRouter(prefix="/v1/costs", tags=["costs"], responses=ERROR_RESPONSES)
 

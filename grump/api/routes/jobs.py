@@ -14,11 +14,11 @@ from grump.api.deps import CeleryDep, PrincipalDep, RuntimeDep
 from grump.api.responses import ERROR_RESPONSES
 from grump.api.schemas import BatchAnswer, BatchItem, BatchSubmit, JobPage, JobView
 from grump.errors import Conflict, NotFound, RequestError, ValidationFailed
-from grump.jobs import JobKind, JobRequest, JobStatus
-from grump.ledger import jobs as ledger
+from grump.jobs import rows as ledger
+from grump.jobs.models import JobKind, JobRequest, JobStatus
+from grump.jobs.submit import submit_job
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
-from grump.submit import submit_job
 
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
 

@@ -27,12 +27,12 @@ from grump.api.deps import CeleryDep, PrincipalDep, RuntimeDep
 from grump.api.errors import describe
 from grump.api.responses import OPENAI_ERROR_RESPONSES
 from grump.errors import GrumpError, ServiceUnavailable, UnknownModel, ValidationFailed
-from grump.jobs import CompleteJobRequest, EmbedJobRequest, JobStatus
+from grump.jobs.models import CompleteJobRequest, EmbedJobRequest, JobStatus
+from grump.jobs.submit import submit_job
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
-from grump.routing import AUTO_MODEL
+from grump.routing.policy import AUTO_MODEL
 from grump.runtime import Runtime
-from grump.submit import submit_job
 
 _TYPES = {
     401: "authentication_error",

@@ -1,0 +1,1 @@
+"""Celery: the app factory, worker profiles, queues, beat's schedule and the thin tasks."""

@@ -1,0 +1,121 @@
+"""The embed task: the gpu worker takes embed messages in batches (celery-batches).
+
+Each message still names one job, so producers, requeues and priorities work as
+for every other kind; the worker buffers up to ``GRUMP_EMBED_BATCH_MAX_JOBS``
+of them, or what arrived within ``GRUMP_EMBED_BATCH_WAIT_MS``, and runs them as
+one batch. celery-batches acknowledges every message of a batch when the task
+returns, whatever happened, so nothing here may leave a job unaccounted for:
+each ends recorded, failed, skipped as already final, or published again with
+a delay. Batches that arrive while others run are merged (``grump.jobs.embed.lanes``).
+If even that publish fails, the job stays queued or running in the
+ledger and ``requeue_stuck_jobs`` enqueues it again after its deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Celery
+
+from grump.celery.queues import EMBED_JOBS_TASK, EMBED_QUEUE, api_priority
+from grump.celery.tasks.run_job import backoff_seconds
+from grump.errors import BrokerUnavailable, DatabaseUnavailable
+from grump.jobs.embed.batch import BatchReport, Retry, process_embed_batch
+from grump.jobs.embed.lanes import Lanes
+from grump.jobs.enqueue import publish_job
+
+log = logging.getLogger(__name__)
+
+
+def messages_of(requests: Sequence[Any]) -> dict[uuid.UUID, int]:
+    """Job id -> API priority of each buffered message; a malformed one is logged and dropped."""
+    messages: dict[uuid.UUID, int] = {}
+    for request in requests:
+        try:
+            job_id = uuid.UUID(str(request.args[0]))
+        except (IndexError, TypeError, ValueError):
+            log.error("embed message %s names no job: args %r", request.id, request.args)
+            continue
+        celery_priority = (request.delivery_info or {}).get("priority")
+        messages[job_id] = api_priority(celery_priority) if celery_priority is not None else 5
+    return messages
+
+
+def run_embed_batch(app: Celery, messages: dict[uuid.UUID, int]) -> BatchReport:
+    from grump.celery.app import runtime_of
+
+    runtime = runtime_of(app)
+    try:
+        report = process_embed_batch(runtime, list(messages))
+    except DatabaseUnavailable as exc:
+        # Nothing was claimed: every job goes round again after a pause.
+        log.warning("embed batch of %d: %s; publishing again", len(messages), exc.message)
+        report = BatchReport(retry=[Retry(i, EMBED_QUEUE, p, 1) for i, p in messages.items()])
+    cap = min(60.0, runtime.settings.visibility_timeout_seconds / 2)
+    for retry in report.retry:
+        try:
+            publish_job(
+                app,
+                retry.job_id,
+                retry.queue,
+                retry.priority,
+                runtime.settings.retry_after_seconds,
+                countdown=backoff_seconds(retry.attempts - 1, cap),
+            )
+        except BrokerUnavailable:
+            log.warning("embed job %s: broker down; requeue_stuck_jobs will find it", retry.job_id)
+    return report
+
+
+# Two lanes: while one batch waits on the provider, the other is claimed or recorded.
+EMBED_LANES = 2
+_lanes: weakref.WeakKeyDictionary[Celery, tuple[int, Lanes[BatchReport]]] = (
+    weakref.WeakKeyDictionary()
+)
+_lanes_lock = threading.Lock()
+
+
+def lanes_of(app: Celery) -> Lanes[BatchReport]:
+    """The process's lanes for ``app``, made on first use (a forked child makes its own)."""
+    from grump.celery.app import runtime_of
+
+    with _lanes_lock:
+        entry = _lanes.get(app)
+        if entry is None or entry[0] != os.getpid():
+            max_jobs = runtime_of(app).settings.embed_batch_max_jobs
+            lanes = Lanes(lambda merged: run_embed_batch(app, merged), EMBED_LANES, max_jobs)
+            entry = _lanes[app] = (os.getpid(), lanes)
+        return entry[1]
+
+
+def register_embed_jobs(app: Celery) -> None:
+    from grump.celery.app import runtime_of
+    from grump.celery.tasks.batch_acks import AckTogetherBatches
+
+    settings = runtime_of(app).settings
+
+    # shared=False: a shared task would be bound to the first app made in the process.
+    @app.task(
+        name=EMBED_JOBS_TASK,
+        base=AckTogetherBatches,
+        flush_every=settings.embed_batch_max_jobs,
+        # A zero interval would make the flush timer spin.
+        flush_interval=max(0.001, settings.embed_batch_wait_ms / 1000),
+        acks_late=True,
+        shared=False,
+    )
+    def run_embed_jobs(requests: Sequence[Any]) -> None:
+        report = lanes_of(app).run(messages_of(requests))
+        log.debug(
+            "embed batch: %d succeeded, %d failed, %d skipped, %d to retry",
+            len(report.succeeded),
+            len(report.failed),
+            len(report.skipped),
+            len(report.retry),
+        )

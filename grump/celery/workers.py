@@ -1,0 +1,72 @@
+"""Building the Celery app for one kind of worker (cpu, llm, gpu)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
+from kombu import Queue
+
+from grump.celery.app import create_celery, runtime_of
+from grump.celery.queues import WORKER_PROFILES, WorkerKind
+from grump.metrics_server import mark_child_dead, serve
+from grump.settings import Settings
+
+
+def concurrency_for(settings: Settings, kind: WorkerKind) -> int:
+    return {
+        WorkerKind.CPU: settings.cpu_concurrency,
+        WorkerKind.LLM: settings.llm_concurrency,
+        WorkerKind.GPU: settings.gpu_concurrency,
+    }[kind]
+
+
+def prefetch_multiplier(settings: Settings, kind: WorkerKind) -> int:
+    """Messages reserved per thread or process.
+
+    A gpu worker holds a batch's messages unacknowledged until the batch is
+    recorded: it reserves room for three full batches, so that the next one
+    fills while two lanes run.
+    """
+    if kind is not WorkerKind.GPU:
+        return WORKER_PROFILES[kind].prefetch_multiplier
+    return max(1, -(-3 * settings.embed_batch_max_jobs // settings.gpu_concurrency))
+
+
+def create_worker_app(settings: Settings, kind: WorkerKind) -> Celery:
+    profile = WORKER_PROFILES[kind]
+    app = create_celery(settings)
+    app.conf.update(
+        task_queues=[Queue(name, routing_key=name) for name in profile.queues],
+        worker_prefetch_multiplier=prefetch_multiplier(settings, kind),
+        worker_pool=profile.pool,
+        worker_concurrency=concurrency_for(settings, kind),
+    )
+
+    def _fresh_connections(**_: Any) -> None:
+        # A forked child must not reuse the parent's database connections.
+        runtime_of(app).dispose()
+
+    def _serve_metrics(**_: Any) -> None:
+        if settings.metrics_port:
+            serve(settings.metrics_port)
+
+    def _child_exited(pid: int, **_: Any) -> None:
+        mark_child_dead(pid)
+
+    if kind is WorkerKind.GPU:
+        # The consumer thread takes one message per Redis round trip and must win
+        # the GIL back each time from the threads running batches; at the default
+        # 5 ms switch interval it starves and batches stay small.
+        sys.setswitchinterval(0.0005)
+    if kind is WorkerKind.CPU:
+        # Build the parser's tables once, before the pool forks: children share them.
+        from grump.intent import warm_up
+
+        warm_up()
+    worker_process_init.connect(_fresh_connections, weak=False)
+    worker_ready.connect(_serve_metrics, weak=False)
+    worker_process_shutdown.connect(_child_exited, weak=False)
+    return app

@@ -1,0 +1,109 @@
+"""Ledger writes for many jobs at once: the gpu worker claims and records a batch together.
+
+The guarantees are those of ``grump.jobs.rows``, per job: a claim and a
+result are each one conditional UPDATE, a job is charged at most once
+(``cost_events.job_id`` is unique), and the budget is settled in the result's
+transaction. What changes is that a whole batch shares one transaction and one
+commit, and its budget counters are settled with one UPDATE per counter row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.orm import Session
+
+from grump.jobs.models import JobStatus
+from grump.jobs.rows import (
+    ACTIVE_STATUS_VALUES,
+    Outcome,
+    claim_values,
+    cost_event,
+    finish_values,
+)
+from grump.ledger.db import utcnow
+from grump.ledger.models import Job
+from grump.money.holds import settle_many
+
+
+def claim_many(session: Session, job_ids: Sequence[uuid.UUID], deadline: datetime) -> list[Job]:
+    """Mark every job of ``job_ids`` that is not final running; the rows claimed."""
+    if not job_ids:
+        return []
+    statement = (
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status.in_(ACTIVE_STATUS_VALUES))
+        .values(**claim_values(deadline))
+        .returning(Job)
+        .execution_options(synchronize_session=False)
+    )
+    return list(session.scalars(statement, execution_options={"populate_existing": True}))
+
+
+def finish_many(session: Session, finished: Sequence[tuple[Job, Outcome]]) -> list[uuid.UUID]:
+    """Record each job's success and cost event; the ids recorded (final ones are skipped).
+
+    The rows still active are locked first (in job-id order, like every other
+    writer), so the results are written by one pipelined statement per row and
+    the cost events by one INSERT. A row finished elsewhere in between cannot
+    be charged twice: ``cost_events.job_id`` is unique and the whole batch
+    rolls back, for the caller to record job by job.
+    """
+    if not finished:
+        return []
+    by_id = {job.id: (job, outcome) for job, outcome in finished}
+    active = session.scalars(
+        select(Job.id)
+        .where(Job.id.in_(list(by_id)), Job.status.in_(ACTIVE_STATUS_VALUES))
+        .order_by(Job.id)
+        .with_for_update()
+    ).all()
+    if not active:
+        return []
+    now = utcnow()
+    rows = [_result_row(*by_id[job_id], now) for job_id in active]
+    session.execute(_FINISH_STATEMENT, rows, execution_options={"synchronize_session": False})
+    session.add_all([cost_event(*by_id[job_id], now) for job_id in active])
+    settle_many(session, {job_id: by_id[job_id][1].cost for job_id in active})
+    return list(active)
+
+
+# The columns of finish_values that differ per job (a claimed job's attempt is already
+# counted, and status and error are the same for all).
+_RESULT_COLUMNS = (
+    "result",
+    "model",
+    "tier",
+    "routing",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "baseline_cost",
+    "finished_at",
+)
+_TABLE = cast(Table, Job.__table__)
+_FINISH_STATEMENT = (
+    update(_TABLE)
+    # Equalities, not IN: an expanding IN parameter cannot run as executemany.
+    .where(
+        _TABLE.c.id == bindparam("job_id"),
+        or_(*(_TABLE.c.status == status for status in ACTIVE_STATUS_VALUES)),
+    )
+    .values(
+        status=JobStatus.SUCCEEDED.value,
+        error=None,
+        **{name: bindparam(f"new_{name}") for name in _RESULT_COLUMNS},
+    )
+)
+
+
+def _result_row(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The parameters of ``_FINISH_STATEMENT`` for one job."""
+    values = finish_values(job, outcome, now)
+    row = {f"new_{name}": values[name] for name in _RESULT_COLUMNS}
+    row["job_id"] = job.id
+    return row

@@ -1,0 +1,38 @@
+"""Publishing a job's message, with broker outages as BrokerUnavailable."""
+
+from __future__ import annotations
+
+import uuid
+
+from celery import Celery
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
+
+from grump.celery.queues import EMBED_JOBS_TASK, EMBED_QUEUE, RUN_JOB_TASK, celery_priority
+from grump.errors import BrokerUnavailable
+
+
+def task_for(queue: str) -> str:
+    """The task that runs the jobs of ``queue``: the gpu worker takes embed jobs in batches."""
+    return EMBED_JOBS_TASK if queue == EMBED_QUEUE else RUN_JOB_TASK
+
+
+def publish_job(
+    app: Celery,
+    job_id: uuid.UUID,
+    queue: str,
+    priority: int,
+    retry_after: int,
+    countdown: float | None = None,
+) -> None:
+    try:
+        app.send_task(
+            task_for(queue),
+            args=[str(job_id)],
+            queue=queue,
+            routing_key=queue,
+            priority=celery_priority(priority),
+            countdown=countdown,
+        )
+    except (KombuOperationalError, RedisError, ConnectionError, OSError) as exc:
+        raise BrokerUnavailable("broker unavailable", retry_after=retry_after) from exc

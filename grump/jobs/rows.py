@@ -1,0 +1,266 @@
+"""Repository functions for jobs and their cost events.
+
+Every state change is one conditional UPDATE, so two workers (or a worker and a
+cancel) racing on one job cannot both win. The cost event is written in the
+same transaction as the result, and cost_events.job_id is unique: a job is
+charged at most once whatever happens to its messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CursorResult, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from grump.errors import NotFound
+from grump.jobs.models import ACTIVE_STATUSES, JobStatus
+from grump.ledger.db import utcnow
+from grump.ledger.models import INFLIGHT_SQL, CostEvent, Job
+from grump.money import holds
+
+ACTIVE_STATUS_VALUES = [s.value for s in ACTIVE_STATUSES]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a job produced, ready to be written to the ledger."""
+
+    result: dict[str, Any]
+    model: str
+    provider: str
+    tokens_in: int
+    tokens_out: int
+    cost: Decimal
+    baseline_cost: Decimal
+    cache_savings: Decimal = Decimal(0)
+    cached: bool = False
+    # Set when the job ran on another tier than it was routed to (a provider fallback).
+    tier: str | None = None
+    routing: dict[str, Any] | None = None
+
+    @property
+    def routing_savings(self) -> Decimal:
+        return max(Decimal(0), self.baseline_cost - self.cost - self.cache_savings)
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def get_job(session: Session, tenant: str, job_id: uuid.UUID) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or job.tenant != tenant:
+        # Another tenant's job is indistinguishable from a missing one.
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def find_by_idempotency(session: Session, tenant: str, key: str) -> Job | None:
+    return session.scalars(
+        select(Job).where(Job.tenant == tenant, Job.idempotency_key == key)
+    ).first()
+
+
+def find_inflight(session: Session, tenant: str, fingerprint: str) -> Job | None:
+    return session.scalars(
+        select(Job).where(
+            Job.tenant == tenant,
+            Job.fingerprint == fingerprint,
+            Job.status.in_(ACTIVE_STATUS_VALUES),
+        )
+    ).first()
+
+
+def insert_unless_inflight(session: Session, job: Job) -> bool:
+    """Insert ``job`` unless an identical one is in flight; one round trip either way.
+
+    The partial unique index on (tenant, fingerprint) over queued/running jobs
+    decides, so two API processes racing on one request cannot both insert.
+    """
+    # Unset attributes are left out so that the columns' defaults apply.
+    values = {
+        attr.columns[0].name: getattr(job, attr.key)
+        for attr in Job.__mapper__.column_attrs
+        if getattr(job, attr.key) is not None
+    }
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert_fn(Job)
+        .values(values)
+        .on_conflict_do_nothing(
+            index_elements=["tenant", "fingerprint"], index_where=text(INFLIGHT_SQL)
+        )
+        .returning(Job.id)
+    )
+    return session.execute(statement).first() is not None
+
+
+def note_coalesced(session: Session, job_id: uuid.UUID) -> None:
+    session.execute(
+        update(Job).where(Job.id == job_id).values(coalesced_count=Job.coalesced_count + 1)
+    )
+
+
+def mark_enqueued(session: Session, job_id: uuid.UUID, at: datetime) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=at))
+
+
+def reject_unenqueued(session: Session, job_id: uuid.UUID, reason: str) -> None:
+    """A job whose message never reached the broker is rejected, not left queued."""
+    rejected = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+        .values(
+            status=JobStatus.REJECTED.value,
+            error={"code": "broker_unavailable", "message": reason},
+            finished_at=utcnow(),
+        )
+    )
+    if _rowcount(rejected):
+        holds.release(session, job_id)
+
+
+def claim(session: Session, job_id: uuid.UUID, deadline: datetime) -> Job | None:
+    """Mark a job running and count the attempt; None when it is already final.
+
+    One statement: the UPDATE returns the claimed row, so no second read follows.
+    """
+    statement = (
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))
+        .values(**claim_values(deadline))
+        .returning(Job)
+    )
+    return session.scalars(statement, execution_options={"populate_existing": True}).first()
+
+
+def claim_values(deadline: datetime) -> dict[str, Any]:
+    """The columns a claimed job's row gets: running, one more attempt, a new deadline."""
+    return {
+        "status": JobStatus.RUNNING.value,
+        "attempts": Job.attempts + 1,
+        "started_at": utcnow(),
+        "deadline_at": deadline,
+    }
+
+
+def load_active(session: Session, job_id: uuid.UUID) -> Job | None:
+    job = session.get(Job, job_id)
+    if job is None or job.status not in ACTIVE_STATUS_VALUES:
+        return None
+    return job
+
+
+def finish_values(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The columns a successful job's row gets."""
+    return {
+        "status": JobStatus.SUCCEEDED.value,
+        "result": outcome.result,
+        "error": None,
+        "model": outcome.model,
+        "tier": outcome.tier or job.tier,
+        "routing": job.routing if outcome.routing is None else outcome.routing,
+        "tokens_in": outcome.tokens_in,
+        "tokens_out": outcome.tokens_out,
+        "cost": outcome.cost,
+        "baseline_cost": outcome.baseline_cost,
+        "attempts": Job.attempts + (0 if job.started_at else 1),
+        "finished_at": now,
+    }
+
+
+def cost_event(job: Job, outcome: Outcome, now: datetime) -> CostEvent:
+    """The one cost event of a job that succeeded."""
+    return CostEvent(
+        job_id=job.id,
+        tenant=job.tenant,
+        user_id=job.user_id,
+        session_id=job.session_id,
+        kind=job.kind,
+        model=outcome.model,
+        tier=outcome.tier or job.tier,
+        provider=outcome.provider,
+        tokens_in=outcome.tokens_in,
+        tokens_out=outcome.tokens_out,
+        cost=outcome.cost,
+        baseline_cost=outcome.baseline_cost,
+        cache_savings=outcome.cache_savings,
+        routing_savings=outcome.routing_savings,
+        cached=outcome.cached,
+        created_at=now,
+    )
+
+
+def finish(session: Session, job: Job, outcome: Outcome) -> bool:
+    """Record success and its one cost event; False when the job was already final."""
+    now = utcnow()
+    changed = _rowcount(
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status.in_(ACTIVE_STATUS_VALUES))
+            .values(**finish_values(job, outcome, now))
+        )
+    )
+    if not changed:
+        return False
+    session.add(cost_event(job, outcome, now))
+    # Same transaction as the result: the budget is charged exactly when the job is.
+    holds.settle(session, job.id, outcome.cost)
+    return True
+
+
+def fail(session: Session, job_id: uuid.UUID, error: dict[str, Any]) -> bool:
+    changed = _rowcount(
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))
+            .values(status=JobStatus.FAILED.value, error=error, finished_at=utcnow())
+        )
+    )
+    if changed:
+        holds.release(session, job_id)
+    return bool(changed)
+
+
+def cancel(session: Session, tenant: str, job_id: uuid.UUID) -> bool:
+    """Cancel a queued job; False when it has already started or finished."""
+    get_job(session, tenant, job_id)
+    changed = _rowcount(
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+            .values(status=JobStatus.CANCELLED.value, finished_at=utcnow())
+        )
+    )
+    if changed:
+        holds.release(session, job_id)
+    return bool(changed)
+
+
+def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
+    """Jobs queued or running past their deadline: their message was probably lost."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.status.in_(ACTIVE_STATUS_VALUES), Job.deadline_at < now)
+            .order_by(Job.deadline_at)
+            .limit(limit)
+        )
+    )
+
+
+def extend_deadline(session: Session, job_id: uuid.UUID, deadline: datetime) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))
+        .values(status=JobStatus.QUEUED.value, deadline_at=deadline)
+    )

@@ -1,0 +1,1 @@
+"""Money after the call: budgets (reserve, settle, alerts), cost queries, rollups, reports."""

@@ -1,0 +1,60 @@
+"""Settling and releasing what jobs hold on budgets (``budget_holds``), in the caller's transaction.
+
+A job's holds are deleted as they are taken, so whatever happens to its
+messages it settles (or is released) exactly once. Counter rows are updated in
+budget-id order, the order submits lock them in (``grump.money.budgets``), so
+no two transactions wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, delete, literal, update
+from sqlalchemy.orm import Session
+
+from grump.ledger.models import BudgetHold, BudgetPeriod
+from grump.ledger.money_units import to_units
+
+
+def settle(session: Session, job_id: uuid.UUID, cost: Decimal) -> None:
+    """Turn a job's holds into spending of its actual cost, in the caller's transaction."""
+    settle_many(session, {job_id: cost})
+
+
+def release(session: Session, job_id: uuid.UUID) -> None:
+    """Give back what a job held (it failed, was cancelled or never enqueued)."""
+    settle_many(session, {job_id: Decimal(0)})
+
+
+def settle_many(session: Session, costs: dict[uuid.UUID, Decimal]) -> None:
+    """Turn the holds of jobs into their costs: one UPDATE per counter row, in budget-id order.
+
+    The holds are deleted as they are taken, so a second call for a job finds
+    none: each job settles (or is released) exactly once.
+    """
+    if not costs:
+        return
+    taken = session.execute(
+        delete(BudgetHold)
+        .where(BudgetHold.job_id.in_(list(costs)))
+        .returning(BudgetHold.job_id, BudgetHold.period_id, BudgetHold.budget_id, BudgetHold.amount)
+        .execution_options(synchronize_session=False)
+    ).all()
+    released: defaultdict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    spent: defaultdict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for job_id, period_id, budget_id, amount in taken:
+        released[(budget_id, period_id)] += amount
+        spent[(budget_id, period_id)] += costs[job_id]
+    for key in sorted(released):
+        session.execute(
+            update(BudgetPeriod)
+            .where(BudgetPeriod.id == key[1])
+            .values(
+                reserved=BudgetPeriod.reserved - literal(to_units(released[key]), BigInteger),
+                spent=BudgetPeriod.spent + literal(to_units(spent[key]), BigInteger),
+            )
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,146 @@
+"""The tables every rendering of a report shows, as formatted text cells.
+
+Markdown and HTML differ only in syntax; what each table holds, in which
+order and how each figure is printed is decided here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from grump.money.reports.formatting import (
+    format_change,
+    format_count,
+    format_money,
+    format_share,
+    format_time,
+)
+from grump.money.reports.model import BreakdownRow, CostReport, Totals
+
+_BREAKDOWN_TITLES = {
+    "model": "Spend by model",
+    "kind": "Spend by job kind",
+    "tier": "Spend by tier",
+    "user": "Top users",
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...]  # right-aligned columns
+    empty_note: str = "Nothing in this period."
+    row_classes: tuple[str, ...] = ()  # a status per row, for renderers that colour rows
+
+
+def headline(report: CostReport) -> str:
+    """One sentence: what was spent, what was saved, on how many requests."""
+    totals = report.totals
+    spent = f"Spent {format_money(totals.cost)} on {format_count(totals.requests)} requests"
+    if totals.baseline <= 0:
+        return f"{spent}."
+    share = format_share(totals.savings, totals.baseline)
+    return f"{spent}; saved {format_money(totals.savings)} ({share} of the premium, uncached baseline)."
+
+
+def _summary_lines(totals: Totals) -> list[tuple[str, Decimal | int]]:
+    return [
+        ("Spend", totals.cost),
+        ("Baseline (premium model, no cache)", totals.baseline),
+        ("Saved by the cache", totals.cache_savings),
+        ("Saved by routing", totals.routing_savings),
+        ("Saved in all", totals.savings),
+        ("Requests", totals.requests),
+        ("Tokens in", totals.tokens_in),
+        ("Tokens out", totals.tokens_out),
+    ]
+
+
+def _figure(value: Decimal | int) -> str:
+    return format_money(value) if isinstance(value, Decimal) else format_count(value)
+
+
+def summary_table(report: CostReport) -> Table:
+    """This period against the previous one."""
+    current = _summary_lines(report.totals)
+    previous = _summary_lines(report.previous) if report.previous is not None else None
+    rows = []
+    for index, (label, value) in enumerate(current):
+        before = previous[index][1] if previous is not None else None
+        change = format_change(Decimal(value), None if before is None else Decimal(before))
+        rows.append((label, _figure(value), "-" if before is None else _figure(before), change))
+    return Table(
+        title="Summary",
+        columns=("", f"This {report.period}", f"Previous {report.period}", "Change"),
+        rows=tuple(rows),
+        numeric=(False, True, True, True),
+    )
+
+
+def daily_table(report: CostReport) -> Table:
+    """Spend per UTC day, one column per model, dearest model first."""
+    models = report.models()
+    rows = []
+    for day, costs in report.daily_table().items():
+        cells = [format_money(costs[model]) for model in models]
+        rows.append((f"{day:%Y-%m-%d}", *cells, format_money(sum(costs.values(), Decimal(0)))))
+    return Table(
+        title="Spend per day",
+        columns=("Day", *models, "Total"),
+        rows=tuple(rows),
+        numeric=(False, *(True for _ in models), True),
+    )
+
+
+def breakdown_table(dimension: str, rows: Sequence[BreakdownRow], total: Decimal) -> Table:
+    """One breakdown, dearest first, with each row's share of the period's spend."""
+    ordered = sorted(rows, key=lambda row: (-row.cost, row.key))
+    return Table(
+        title=_BREAKDOWN_TITLES.get(dimension, f"Spend by {dimension}"),
+        columns=(dimension.capitalize(), "Requests", "Tokens", "Cost", "Share", "Saved"),
+        rows=tuple(
+            (
+                row.key,
+                format_count(row.requests),
+                format_count(row.tokens),
+                format_money(row.cost),
+                format_share(row.cost, total),
+                format_money(row.savings),
+            )
+            for row in ordered
+        ),
+        numeric=(False, True, True, True, True, True),
+    )
+
+
+def budget_table(report: CostReport) -> Table:
+    return Table(
+        title="Budgets",
+        columns=("Budget", "Period", "Spent", "Limit", "Used", "Status", "Resets"),
+        rows=tuple(
+            (
+                row.scope,
+                row.period,
+                format_money(row.spent),
+                format_money(row.limit),
+                format_share(row.spent, row.limit),
+                str(row.health),
+                format_time(row.resets_at),
+            )
+            for row in report.budgets
+        ),
+        numeric=(False, False, True, True, True, False, False),
+        empty_note="No budget is set.",
+        row_classes=tuple(str(row.health) for row in report.budgets),
+    )
+
+
+def report_tables(report: CostReport) -> list[Table]:
+    """Every table of a report, in reading order."""
+    total = report.totals.cost
+    breakdowns = [breakdown_table(dimension, rows, total) for dimension, rows in report.breakdowns]
+    return [summary_table(report), daily_table(report), *breakdowns, budget_table(report)]

@@ -1,0 +1,1 @@
+"""Choosing a tier and model for a job, and pricing it: complexity, policy, catalogue."""

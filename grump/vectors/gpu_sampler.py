@@ -1,0 +1,30 @@
+"""The GPU utilisation gauge, read after provider calls at most once a second.
+
+Reading NVML opens and closes the library each time; once a second is plenty
+for a gauge Prometheus scrapes every few seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from grump import metrics
+from grump.vectors.device import gpu_utilization
+
+
+class GpuSampler:
+    def __init__(self, every_seconds: float = 1.0) -> None:
+        self._every = every_seconds
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def after_call(self, texts: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self._every:
+                return
+            self._last = now
+        reading = gpu_utilization()
+        if reading is not None:  # no reading: leave the gauge unset, never a made-up 0
+            metrics.GPU_UTILIZATION.set(reading)
