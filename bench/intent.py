@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from grump.intent import parse, parse_many
 from grump.intent.native import compiled_modules, plain_copy
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "app-ideas.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "app-ideas.jsonl"
 REFERENCE_US = 8_000.0  # the 8 ms reference per intent
 TARGETS = {"p50_us": 50.0, "p99_us": 200.0, "one_mb_s": 0.5}
 

@@ -30,9 +30,6 @@ ALL_FEATURES_VALUES = Path(__file__).resolve().parent / "values-all-features.yam
 CLI_COMMANDS = ("api", "worker", "beat", "migrate", "flower", "keys")
 WORKER_TIERS = ("cpu", "llm", "gpu")
 
-# Settings read from the environment but not (yet) fields of Settings.
-EXTRA_ENV_NAMES = frozenset({"GRUMP_FLOWER_USER", "GRUMP_FLOWER_PASSWORD"})
-
 # Every metric the dashboard and the alerts may reference, as Prometheus names it.
 METRIC_NAMES = frozenset(
     {
@@ -81,10 +78,9 @@ SECRET_ENV_NAMES = frozenset(
 
 
 def settings_env_names() -> frozenset[str]:
-    """The GRUMP_* variables grump's Settings read, plus the announced extras."""
+    """The GRUMP_* variables grump's Settings read: one per field, nothing else."""
     prefix = str(Settings.model_config.get("env_prefix", ""))
-    names = {f"{prefix}{field}".upper() for field in Settings.model_fields}
-    return frozenset(names) | EXTRA_ENV_NAMES
+    return frozenset(f"{prefix}{field}".upper() for field in Settings.model_fields)
 
 
 def allowed_metric_names() -> frozenset[str]:

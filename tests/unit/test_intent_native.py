@@ -24,7 +24,7 @@ from grump.intent.lexicon_product import CONSTRAINT_PHRASES, PROJECT_TYPE_PHRASE
 from grump.intent.lexicon_tech import INTEGRATION_PHRASES
 from grump.intent.tokens import NEGATOR_TOKENS, POST_NEGATORS
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "app-ideas.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "app-ideas.jsonl"
 _PARSE_IN_PURE_PYTHON = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -40,11 +40,10 @@ def _texts() -> list[str]:
     """Real descriptions, their paragraphs and lines, and seeded random mixes of
     label phrases, negators, markup and junk."""
     texts: list[str] = []
-    if CORPUS.is_file():
-        for line in CORPUS.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                text = json.loads(line)["text"]
-                texts += [text, *text.split("\n\n"), *text.splitlines()]
+    for line in CORPUS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            text = json.loads(line)["text"]
+            texts += [text, *text.split("\n\n"), *text.splitlines()]
     phrases = [
         phrase
         for table in (
