@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope
 from grump.ledger.migrate import upgrade
 from grump.ledger.models import Job
-from grump.money import budgets as budget_rows
+from grump.money import budgets
 from grump.money.budget_math import Period
 from grump.money.rollups import rollup_costs
 from tests.services import create_database, drop_database
@@ -65,7 +65,7 @@ def _insert_and_reserve(session: Session) -> None:
     job = _job(now)
     session.add(job)
     session.flush()
-    budget_rows.reserve(session, job.id, TENANT, None, AMOUNT, now)
+    budgets.reserve(session, job.id, TENANT, None, AMOUNT, now)
 
 
 def _submitter(url: str, work_name: str, each: int, start_line: Any, done: Any) -> None:
@@ -114,7 +114,7 @@ def bench_reservations(url: str, threads: int, each: int) -> None:
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     with session_scope(sessions) as session:
-        budget_rows.set_budget(
+        budgets.set_budget(
             session,
             TENANT,
             None,

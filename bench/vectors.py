@@ -6,7 +6,7 @@ of several timed runs; a run repeats the operation enough times to last about
 --run-seconds. Device operations start from a batch already on the device;
 the ``postprocess`` rows include the host-to-device and device-to-host copies.
 
-    python bench/vectors.py [--runs 7] [--run-seconds 0.2] [--stored 10000] [--cpu-only]
+    python bench/vectors.py [--runs 7] [--run-seconds 0.2] [--cpu-only]
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import numpy as np
 
 from grump.vectors import (
     array_module,
-    cosine_top_k,
     l2_normalize,
     postprocess,
     quantize_binary,
@@ -33,7 +32,6 @@ from grump.vectors import (
 BATCH = 256
 WIDTH = 1024
 TRUNCATED = 256
-TOP_K = 10
 
 
 def synchronizer(xp: ModuleType) -> Callable[[], None]:
@@ -45,11 +43,10 @@ def synchronizer(xp: ModuleType) -> Callable[[], None]:
     return lambda: device.synchronize()
 
 
-def operations(xp: ModuleType, stored_rows: int) -> dict[str, Callable[[], Any]]:
+def operations(xp: ModuleType) -> dict[str, Callable[[], Any]]:
     rng = np.random.default_rng(6)
     host = rng.standard_normal((BATCH, WIDTH), dtype=np.float32)
     device = xp.asarray(host)
-    stored = xp.asarray(rng.standard_normal((stored_rows, WIDTH), dtype=np.float32))
     return {
         "l2_normalize": lambda: l2_normalize(device, xp=xp),
         f"truncate {WIDTH}->{TRUNCATED} + renormalise": lambda: truncate_dimensions(
@@ -57,9 +54,6 @@ def operations(xp: ModuleType, stored_rows: int) -> dict[str, Callable[[], Any]]
         ),
         "quantize_int8": lambda: quantize_int8(device, xp=xp),
         "quantize_binary": lambda: quantize_binary(device, xp=xp),
-        f"cosine top-{TOP_K} vs {stored_rows} stored": lambda: cosine_top_k(
-            device, stored, TOP_K, xp=xp
-        ),
         "postprocess float (host in/out)": lambda: postprocess(
             host, dimensions=None, encoding="float", xp=xp
         ),
@@ -92,11 +86,11 @@ def median_batches_per_second(
     return statistics.median(rates)
 
 
-def bench(xp: ModuleType, runs: int, run_seconds: float, stored_rows: int) -> None:
+def bench(xp: ModuleType, runs: int, run_seconds: float) -> None:
     sync = synchronizer(xp)
     print(f"\n{xp.__name__} {xp.__version__}: {BATCH} x {WIDTH} float32 batches, median of {runs}")
     print(f"{'operation':<42} {'batches/s':>10} {'vectors/s':>12} {'ms/batch':>9}")
-    for name, operation in operations(xp, stored_rows).items():
+    for name, operation in operations(xp).items():
         rate = median_batches_per_second(operation, sync, runs, run_seconds)
         print(f"{name:<42} {rate:>10.1f} {rate * BATCH:>12,.0f} {1000 / rate:>9.3f}")
 
@@ -105,7 +99,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=7, help="timed runs per operation")
     parser.add_argument("--run-seconds", type=float, default=0.2, help="length of one run")
-    parser.add_argument("--stored", type=int, default=10_000, help="stored vectors for top-k")
     parser.add_argument("--cpu-only", action="store_true", help="skip CuPy even on a GPU")
     args = parser.parse_args()
     backends = [np]
@@ -115,7 +108,7 @@ def main() -> None:
     else:
         print("no usable GPU (or --cpu-only): NumPy only")
     for xp in backends:
-        bench(xp, args.runs, args.run_seconds, args.stored)
+        bench(xp, args.runs, args.run_seconds)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Python client for services that submit work to grump (httpx).
 
-5xx answers and connection errors are retried with exponential backoff
-(3 attempts: 1 s, 2 s, 4 s, jittered); 4xx answers raise at once with the
-server's message. Every submit carries an Idempotency-Key, so a retried
+5xx answers and connection errors are retried with ``grump.backoff``
+(3 attempts, waiting about 1 s then 2 s, jittered); 4xx answers raise at once
+with the server's message. Every submit carries an Idempotency-Key, so a retried
 submit never makes a second job.
 """
 
@@ -19,10 +19,10 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from grump import errors
+from grump.backoff import backoff
 
 _BY_STATUS: dict[int, type[errors.RequestError]] = {
     401: errors.Unauthorized,
@@ -60,6 +60,8 @@ def _request_error(response: httpx.Response) -> errors.RequestError:
 
 
 class GrumpClient:
+    """A grump API client for one key: submit, read, list and cancel jobs, retrying outages."""
+
     def __init__(
         self,
         base_url: str,
@@ -80,6 +82,7 @@ class GrumpClient:
         self.backoff_initial = backoff_initial
 
     def close(self) -> None:
+        """Close the HTTP connections; the client is not used after this."""
         self._http.close()
 
     def __enter__(self) -> GrumpClient:
@@ -102,9 +105,7 @@ class GrumpClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(
-                multiplier=self.backoff_initial, max=30, jitter=self.backoff_initial / 2
-            ),
+            wait=backoff(self.backoff_initial, 30),
             retry=retry_if_exception_type(_Retryable),
             retry_error_callback=_give_up,
             reraise=False,
@@ -122,6 +123,7 @@ class GrumpClient:
         priority: int | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
+        """Submit one job and return it as the API shows it; a fresh Idempotency-Key is made unless one is given."""
         body: dict[str, Any] = {"kind": kind, "input": input}
         for name, value in (("user", user), ("session", session), ("priority", priority)):
             if value is not None:
@@ -131,20 +133,24 @@ class GrumpClient:
         return result
 
     def submit_batch(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Submit several jobs in one request; each item holds its job or its error, by index."""
         answer = self._call("POST", "/v1/jobs:batch", json={"jobs": jobs})
         items: list[dict[str, Any]] = answer["items"]
         return items
 
     def get(self, job_id: str) -> dict[str, Any]:
+        """One of the tenant's jobs, with its result once it has one."""
         result: dict[str, Any] = self._call("GET", f"/v1/jobs/{job_id}")
         return result
 
     def list(self, **filters: Any) -> dict[str, Any]:
+        """One page of the tenant's jobs, newest first, filtered by the API's query parameters."""
         params = {k: v for k, v in filters.items() if v is not None}
         result: dict[str, Any] = self._call("GET", "/v1/jobs", params=params)
         return result
 
     def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a queued job and return it; Conflict once it has started or finished."""
         result: dict[str, Any] = self._call("DELETE", f"/v1/jobs/{job_id}")
         return result
 

@@ -38,15 +38,20 @@ class GrumpError(Exception):
         self.details = details
 
     def to_dict(self) -> dict[str, Any]:
+        """The error as the body of an API answer: code, message and details."""
         return {"code": self.code, "message": self.message, **self.details}
 
 
 class RequestError(GrumpError):
+    """The caller's fault: answered with a 4xx and never retried."""
+
     status_code = 400
     code = "bad_request"
 
 
 class ValidationFailed(RequestError):
+    """A field of the request is not acceptable; names the field and why."""
+
     status_code = 422
     code = "validation_failed"
 
@@ -55,6 +60,8 @@ class ValidationFailed(RequestError):
 
 
 class UnknownModel(ValidationFailed):
+    """A request names a model the price catalogue does not know."""
+
     code = "unknown_model"
 
     def __init__(self, model: str, field: str = "input.model") -> None:
@@ -62,41 +69,57 @@ class UnknownModel(ValidationFailed):
 
 
 class PayloadTooLarge(RequestError):
+    """A request body over the API's size limit."""
+
     status_code = 413
     code = "payload_too_large"
 
 
 class Unauthorized(RequestError):
+    """No API key, or one grump does not know."""
+
     status_code = 401
     code = "unauthorized"
 
 
 class Forbidden(RequestError):
+    """A valid key without the right to do this (it needs an admin key)."""
+
     status_code = 403
     code = "forbidden"
 
 
 class NotFound(RequestError):
+    """No such resource for this tenant (another tenant's ids included)."""
+
     status_code = 404
     code = "not_found"
 
 
 class Conflict(RequestError):
+    """The request does not fit the resource's state, e.g. cancelling a finished job."""
+
     status_code = 409
     code = "conflict"
 
 
 class BudgetExceeded(RequestError):
+    """A job its budget cannot cover; nothing was enqueued."""
+
     status_code = 402
     code = "budget_exceeded"
 
 
 class TransientError(GrumpError):
+    """A failure worth retrying later."""
+
     status_code = 503
     code = "unavailable"
 
 
 class ServiceUnavailable(TransientError):
+    """A service grump needs is down; the caller should retry after ``retry_after`` seconds."""
+
     code = "service_unavailable"
 
     def __init__(self, message: str, retry_after: int = 5, **details: Any) -> None:
@@ -105,10 +128,14 @@ class ServiceUnavailable(TransientError):
 
 
 class BrokerUnavailable(ServiceUnavailable):
+    """The Celery broker could not be reached."""
+
     code = "broker_unavailable"
 
 
 class DatabaseUnavailable(ServiceUnavailable):
+    """The ledger's database could not be reached."""
+
     code = "database_unavailable"
 
 
@@ -123,6 +150,8 @@ class ProviderTransient(TransientError):
 
 
 class PermanentError(GrumpError):
+    """A failure that retrying will not mend."""
+
     code = "failed"
 
 

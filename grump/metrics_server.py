@@ -44,10 +44,12 @@ def exposition_registry() -> CollectorRegistry:
 
 
 def serve(port: int) -> None:
+    """Serve /metrics on ``port`` from a background thread."""
     start_http_server(port, registry=exposition_registry())
 
 
 def mark_child_dead(pid: int) -> None:
+    """Tell multiprocess metrics that a child process has exited, so its live gauges stop counting."""
     if os.environ.get(MULTIPROC_ENV):
         from prometheus_client import multiprocess
 
@@ -66,15 +68,12 @@ def queue_depths(client: redis.Redis) -> dict[str, int]:
     }
 
 
-def refresh_queue_depth(broker_url: str | None) -> None:
+def refresh_queue_depth(client: redis.Redis | None) -> None:
     """Set worker_queue_depth from the broker; leaves it alone when Redis is not the broker."""
-    if not broker_url or not broker_url.startswith(("redis://", "rediss://")):
+    if client is None:
         return
-    client = redis.Redis.from_url(broker_url, socket_timeout=1, socket_connect_timeout=1)
     try:
         for queue, depth in queue_depths(client).items():
             QUEUE_DEPTH.labels(queue).set(depth)
     except (RedisError, OSError):
         pass  # /metrics must answer even while the broker is down; readyz reports that
-    finally:
-        client.close()

@@ -1,14 +1,20 @@
 """Everything a grump process needs, built once from Settings and lazily.
 
-A prefork worker builds its own after the fork: engines and HTTP clients are
-never shared across processes.
+A ``Runtime`` is per process: engines, Redis clients, providers, caches and
+the embed batcher are never shared across a fork. A prefork child calls
+``dispose`` and builds its own on first use.
 """
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,58 +32,99 @@ from grump.routing.pricing import PriceCatalogue, load_catalogue
 from grump.settings import Settings
 
 if TYPE_CHECKING:
-    import redis
-
     from grump.cache.completions import CompletionCache
+    from grump.jobs.embed.service import EmbedService
     from grump.providers.ratelimit import RateLimiter
+
+# Every Redis grump talks to is a cache, a rate limit or a broker probe: a call
+# that would wait longer than this is better treated as a miss or an outage.
+REDIS_TIMEOUT_SECONDS = 1.0
+
+
+def redis_client(url: str) -> Redis:
+    """A client of ``url`` that gives up fast: one reconnect, then the error."""
+    return Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+def is_redis_url(url: str | None) -> bool:
+    """Whether ``url`` names a Redis server (the broker may be another transport)."""
+    return bool(url) and str(url).startswith(("redis://", "rediss://"))
 
 
 class Runtime:
+    """The process's resources: ledger sessions, prices, providers, Redis, caches, embedder."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._chat: dict[str, ChatProvider] = {}
+        self._lock = threading.Lock()
 
     @cached_property
     def engine(self) -> Engine:
+        """The ledger's engine (Postgres, or the embedded SQLite file)."""
         return make_engine(self.settings.effective_database_url)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the ledger; use them through ``session_scope``."""
         return make_sessionmaker(self.engine)
 
     @cached_property
     def catalogue(self) -> PriceCatalogue:
+        """The price catalogue, with ``GRUMP_PRICE_CATALOGUE_FILE`` laid over it."""
         return load_catalogue(self.settings.price_catalogue_file)
 
     def chat(self, model: str) -> ChatProvider:
-        if model not in self._chat:
-            provider = chat_provider(model, self.catalogue, self.settings)
-            limiter = self.rate_limiter(self.catalogue.price(model).tier)
-            if limiter is not None and provider.name != "offline":
-                wait = self.settings.rate_limit_wait_seconds
-                provider = RateLimitedChat(provider, limiter, wait)
-            self._chat[model] = provider
-        return self._chat[model]
+        """The provider that answers ``model``, behind its tier's shared rate limit."""
+        with self._lock:
+            if model not in self._chat:
+                provider = chat_provider(model, self.catalogue, self.settings)
+                limiter = self.rate_limiter(self.catalogue.price(model).tier)
+                if limiter is not None and provider.name != "offline":
+                    wait = self.settings.rate_limit_wait_seconds
+                    provider = RateLimitedChat(provider, limiter, wait)
+                self._chat[model] = provider
+            return self._chat[model]
 
     @cached_property
     def embeddings(self) -> EmbeddingProvider:
+        """The embedding provider, behind the embed tier's shared rate limit."""
         provider = embedding_provider(self.settings)
         limiter = self.rate_limiter(EMBED_TIER)
         if limiter is not None and provider.name != "offline":
             return RateLimitedEmbeddings(provider, limiter, self.settings.rate_limit_wait_seconds)
         return provider
 
-    # Completions: cache, Redis and rate limits (built on first use)
     @cached_property
-    def redis(self) -> redis.Redis | None:
-        """The client of GRUMP_REDIS_URL (cache, rate limits), or None when it is unset."""
+    def redis(self) -> Redis | None:
+        """The client of GRUMP_REDIS_URL (caches, rate limits), or None when it is unset."""
         if not self.settings.redis_url:
             return None
-        import redis as redis_lib
+        return redis_client(self.settings.redis_url)
 
-        return redis_lib.Redis.from_url(
-            self.settings.redis_url, socket_connect_timeout=2, socket_timeout=2
-        )
+    @cached_property
+    def broker_redis(self) -> Redis | None:
+        """A client of the broker when it is Redis (queue depths, readiness), else None."""
+        broker = self.settings.broker_url
+        return redis_client(broker) if broker and is_redis_url(broker) else None
+
+    def redis_reachable(self) -> dict[str, bool]:
+        """Whether each Redis this process depends on answers a PING, by role."""
+        clients = {"broker": self.broker_redis, "redis": self.redis}
+        reachable: dict[str, bool] = {}
+        for role, client in clients.items():
+            if client is None:
+                continue
+            try:
+                reachable[role] = bool(client.ping())
+            except (RedisError, OSError):
+                reachable[role] = False
+        return reachable
 
     def rate_limiter(self, tier: str) -> RateLimiter | None:
         """The tier's shared token bucket; None when unlimited or there is no Redis."""
@@ -90,6 +137,7 @@ class Runtime:
 
     @cached_property
     def completion_cache(self) -> CompletionCache | None:
+        """The completion cache's tiers (memory, Redis, disk) as settings enable them."""
         from grump.cache.build import build_tiered_cache
         from grump.cache.completions import CompletionCache
 
@@ -98,22 +146,33 @@ class Runtime:
             return None
         return CompletionCache(tiered, self.settings.cache_compress_min_bytes)
 
-    def redis_urls(self) -> dict[str, str]:
-        """The Redis servers this process depends on, by role."""
-        urls: dict[str, str] = {}
-        broker = self.settings.broker_url
-        if broker and broker.startswith(("redis://", "rediss://")):
-            urls["broker"] = broker
-        if self.settings.redis_url:
-            urls["redis"] = self.settings.redis_url
-        return urls
+    @cached_property
+    def embed_service(self) -> EmbedService:
+        """The gpu worker's embedder: one batcher per process gathers every job's texts."""
+        from grump.jobs.embed.cache import make_vector_cache
+        from grump.jobs.embed.service import EmbedService, limits_from
+
+        settings = self.settings
+        return EmbedService(
+            self.embeddings,
+            self.catalogue,
+            make_vector_cache(settings, self.redis),
+            limits_from(settings),
+            wait_timeout_seconds=float(settings.job_deadline_seconds),
+        )
 
     def dispose(self) -> None:
+        """Close what was built; a forked child calls this and builds its own again."""
         if "engine" in self.__dict__:
             self.engine.dispose()
         cache = self.__dict__.pop("completion_cache", None)
         if cache is not None:
             cache.tiered.close()
-        client = self.__dict__.pop("redis", None)
-        if client is not None:
-            client.close()
+        service = self.__dict__.pop("embed_service", None)
+        if service is not None:
+            service.close()
+        for name in ("redis", "broker_redis"):
+            client = self.__dict__.pop(name, None)
+            if client is not None:
+                client.close()
+        self._chat.clear()

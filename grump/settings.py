@@ -139,14 +139,17 @@ class Settings(BaseSettings):
 
     @property
     def effective_database_url(self) -> str:
+        """The ledger's database: ``database_url``, or the embedded SQLite file in the data directory."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'grump.db'}"
 
     @property
     def effective_broker_url(self) -> str:
+        """The Celery broker: ``broker_url``, or the in-process memory broker."""
         return self.broker_url or "memory://localhost/"
 
     @property
     def effective_reports_dir(self) -> Path:
+        """Where report files go: ``reports_dir``, or ``reports`` under the data directory."""
         return self.reports_dir or self.data_dir / "reports"

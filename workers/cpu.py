@@ -1,6 +1,6 @@
 """The cpu worker: `celery -A workers.cpu worker` (or `grump worker --tier cpu`)."""
 
-from grump.celery.queues import WorkerKind
+from grump.celery.profiles import WorkerKind
 from grump.celery.workers import create_worker_app
 from grump.settings import Settings
 

@@ -20,7 +20,10 @@ def strip_query(path: str) -> str:
 
 
 class DropQueryStrings(logging.Filter):
+    """The ``uvicorn.access`` filter that keeps a request's path in the log but not its query."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        """Cut the query off the logged path, leaving the rest of the record as it was; never drops a line."""
         args = record.args
         if isinstance(args, tuple) and len(args) > _PATH_ARG:
             path = args[_PATH_ARG]

@@ -10,8 +10,7 @@ from grump.api.accesslog import install_access_log_filter
 from grump.api.bodylimit import BodyLimit
 from grump.api.deps import KeyCache
 from grump.api.errors import install_error_handlers
-from grump.api.routes import budgets, costs, health, jobs
-from grump.api.routes import openai as openai_routes
+from grump.api.routes import budgets, costs, health, jobs, openai
 from grump.api.urlguard import RefuseNulInUrl
 from grump.runtime import Runtime
 from grump.settings import Settings
@@ -20,6 +19,7 @@ from grump.settings import Settings
 def create_app(
     settings: Settings, runtime: Runtime | None = None, celery: Celery | None = None
 ) -> FastAPI:
+    """The API app for ``settings``, making its own runtime and Celery app when none is given."""
     from grump.celery.app import create_celery
 
     runtime = runtime or Runtime(settings)
@@ -37,7 +37,7 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(budgets.router)
     app.include_router(costs.router)
-    app.include_router(openai_routes.router)
+    app.include_router(openai.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNulInUrl)
     return app

@@ -17,6 +17,8 @@ from grump.runtime import Runtime
 
 @dataclass(frozen=True)
 class Principal:
+    """Who an API key speaks for: its tenant, and whether it may do admin work."""
+
     tenant: str
     admin: bool
 
@@ -28,23 +30,28 @@ class KeyCache:
         self._cache: TTLCache[str, Principal] = TTLCache(maxsize=10_000, ttl=ttl_seconds)
 
     def get(self, digest: str) -> Principal | None:
+        """The principal of a key hash seen lately, or None (unknown or expired)."""
         return self._cache.get(digest)
 
     def put(self, digest: str, principal: Principal) -> None:
+        """Remember a key hash's principal until the entry expires."""
         self._cache[digest] = principal
 
 
 def get_runtime(request: Request) -> Runtime:
+    """The process's runtime, as a route dependency."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
 def get_celery(request: Request) -> Celery:
+    """The Celery app jobs are sent to, as a route dependency."""
     app: Celery = request.app.state.celery
     return app
 
 
 def get_principal(request: Request) -> Principal:
+    """The caller, from the bearer key in ``Authorization``; Unauthorized when it is missing or unknown."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -66,6 +73,7 @@ def get_principal(request: Request) -> Principal:
 
 
 def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """The caller, when theirs is an admin key; Forbidden otherwise."""
     if not principal.admin:
         raise Forbidden("this needs an admin key")
     return principal

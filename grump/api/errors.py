@@ -58,6 +58,8 @@ def _unavailable(retry_after: int, message: str) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI, retry_after: int) -> None:
+    """Answer every error in grump's JSON shape: validation, HTTP, grump's own and the database's."""
+
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [describe(e) for e in exc.errors()]

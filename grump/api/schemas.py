@@ -12,6 +12,8 @@ from grump.ledger.models import Job
 
 
 class JobView(BaseModel):
+    """A job as the API shows it: its state, its routing, its result or error, and what it cost."""
+
     id: str
     status: str
     kind: str
@@ -37,6 +39,7 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, job: Job, *, coalesced: bool = False, with_result: bool = True) -> JobView:
+        """The view of a job row, without its result when ``with_result`` is false (as in listings)."""
         return cls(
             id=str(job.id),
             status=job.status,
@@ -64,23 +67,33 @@ class JobView(BaseModel):
 
 
 class BatchSubmit(BaseModel):
+    """Jobs to submit in one request."""
+
     jobs: list[JobRequest] = Field(min_length=1)
 
 
 class BatchItem(BaseModel):
+    """What became of one job of a batch: the job, or the error that refused it."""
+
     index: int
     job: JobView | None = None
     error: dict[str, Any] | None = None
 
 
 class BatchAnswer(BaseModel):
+    """The outcome of each job of a batch, by its index in the request."""
+
     items: list[BatchItem]
 
 
 class JobPage(BaseModel):
+    """One page of jobs, newest first, with the cursor of the next page when there is one."""
+
     items: list[JobView]
     next_cursor: str | None
 
 
 class ErrorBody(BaseModel):
+    """grump's error shape: ``{"error": {"code", "message"}}``, with ``field`` and ``reason`` when a field is at fault."""
+
     error: dict[str, Any]

@@ -18,6 +18,7 @@ SHARED_TIERS = (REDIS, DISK)
 
 
 def disk_directory(settings: Settings) -> Path:
+    """Where the disk tier keeps its entries: ``cache`` under the data directory."""
     return settings.data_dir / "cache"
 
 

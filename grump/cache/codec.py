@@ -20,6 +20,7 @@ class CorruptEntry(ValueError):
 
 
 def encode(value: dict[str, Any], compress_min_bytes: int) -> bytes:
+    """``value`` as cache bytes: compact JSON, zlib-compressed when over ``compress_min_bytes``."""
     raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     if len(raw) > compress_min_bytes:
         return _COMPRESSED + zlib.compress(raw, _LEVEL)
@@ -27,6 +28,7 @@ def encode(value: dict[str, Any], compress_min_bytes: int) -> bytes:
 
 
 def decode(data: bytes) -> dict[str, Any]:
+    """The dict ``encode`` made of ``data``; CorruptEntry when it is not one."""
     marker, body = data[:1], data[1:]
     try:
         if marker == _COMPRESSED:

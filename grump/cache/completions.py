@@ -17,8 +17,7 @@ from typing import Any
 from grump.cache.codec import CorruptEntry, decode, encode
 from grump.cache.keys import completion_key
 from grump.cache.tiered import TieredCache
-from grump.jobs.models import CompleteInput
-from grump.jobs.rows import Outcome
+from grump.jobs.models import CompleteInput, Outcome
 from grump.routing.pricing import PriceCatalogue
 
 log = logging.getLogger(__name__)
@@ -27,6 +26,8 @@ CACHE_PROVIDER = "cache"
 
 @dataclass(frozen=True)
 class CachedAnswer:
+    """What the cache keeps of a complete job's answer: the result, who answered, and its usage."""
+
     result: dict[str, Any]
     model: str
     provider: str
@@ -35,11 +36,13 @@ class CachedAnswer:
 
     @classmethod
     def of(cls, outcome: Outcome) -> CachedAnswer:
+        """The part of a finished job's outcome worth caching."""
         return cls(
             outcome.result, outcome.model, outcome.provider, outcome.tokens_in, outcome.tokens_out
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The answer as the JSON object stored in the cache."""
         return {
             "result": self.result,
             "model": self.model,
@@ -50,6 +53,7 @@ class CachedAnswer:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CachedAnswer:
+        """The answer ``to_json`` stored; CorruptEntry when a field is missing or of the wrong type."""
         try:
             return cls(
                 result=dict(data["result"]),
@@ -64,6 +68,8 @@ class CachedAnswer:
 
 @dataclass(frozen=True)
 class Lookup:
+    """A cached answer and the tier it was found in."""
+
     answer: CachedAnswer
     tier: str
 
@@ -86,11 +92,14 @@ def hit_outcome(answer: CachedAnswer, catalogue: PriceCatalogue, premium_model: 
 
 
 class CompletionCache:
+    """Complete jobs' answers in the tiered cache, keyed by tenant, model and request."""
+
     def __init__(self, tiered: TieredCache, compress_min_bytes: int) -> None:
         self.tiered = tiered
         self.compress_min_bytes = compress_min_bytes
 
     def lookup(self, tenant: str, model: str, payload: CompleteInput) -> Lookup | None:
+        """The cached answer to this request on ``model``, or None (an unreadable entry is a miss)."""
         hit = self.tiered.get(completion_key(tenant, model, payload), kind="complete")
         if hit is None:
             return None
@@ -108,10 +117,12 @@ class CompletionCache:
         answer: CachedAnswer,
         only: Sequence[str] | None = None,
     ) -> None:
+        """Cache an answer to this request on ``model``, in every tier or those named in ``only``."""
         value = encode(answer.to_json(), self.compress_min_bytes)
         self.tiered.set(completion_key(tenant, model, payload), value, only)
 
     def holds(
         self, tenant: str, model: str, payload: CompleteInput, only: Sequence[str] | None = None
     ) -> bool:
+        """Whether a tier (of ``only``) has an answer to this request, without counting a hit."""
         return self.tiered.contains(completion_key(tenant, model, payload), only)

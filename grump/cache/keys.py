@@ -41,5 +41,6 @@ def canonical_request(model: str, payload: CompleteInput) -> str:
 
 
 def completion_key(tenant: str, model: str, payload: CompleteInput) -> str:
+    """The cache key of a complete request: the tenant's namespace and a hash of the request."""
     canonical = canonical_request(model, payload).encode("utf-8", "surrogatepass")
     return tenant_namespace(tenant) + hashlib.sha256(canonical).hexdigest()

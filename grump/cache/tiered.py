@@ -11,16 +11,21 @@ from grump.cache.tier import CacheTier, TierStats
 
 @dataclass(frozen=True)
 class Hit:
+    """A cached value and the name of the tier it came from."""
+
     value: bytes
     tier: str
 
 
 class TieredCache:
+    """The tiers of one process, fastest first, read and written as one cache."""
+
     def __init__(self, tiers: Sequence[CacheTier]) -> None:
         self.tiers = tuple(tiers)
 
     @property
     def tier_names(self) -> tuple[str, ...]:
+        """Names of the tiers, fastest first."""
         return tuple(t.name for t in self.tiers)
 
     def get(self, key: str, kind: str = "complete") -> Hit | None:
@@ -52,8 +57,10 @@ class TieredCache:
         return {tier.name: tier.clear(namespace) for tier in self.tiers}
 
     def stats(self) -> list[TierStats]:
+        """Each tier's entries and bytes, fastest first."""
         return [tier.stats() for tier in self.tiers]
 
     def close(self) -> None:
+        """Close every tier."""
         for tier in self.tiers:
             tier.close()

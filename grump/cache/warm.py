@@ -21,12 +21,11 @@ from sqlalchemy import func, select
 
 from grump.cache.build import SHARED_TIERS, build_tiered_cache
 from grump.cache.completions import CachedAnswer, CompletionCache
-from grump.celery.schedule import WARM_CACHE_TASK
 from grump.errors import RequestError
 from grump.jobs.models import CompleteInput, CompleteJobRequest, JobKind, JobStatus
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
-from grump.routing.policy import estimate_max_cost
+from grump.routing.pricing import estimate_max_cost
 from grump.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,6 +35,8 @@ WINDOW = timedelta(hours=24)
 
 @dataclass
 class WarmReport:
+    """What one warm_cache run found and did, for its log line and beat's task result."""
+
     candidates: int = 0
     already_cached: int = 0
     filled_from_ledger: int = 0
@@ -87,6 +88,7 @@ def _ledger_answer(job: Job, fresh_after: Any) -> CachedAnswer | None:
 
 
 def warm_cache(runtime: Runtime, app: Celery) -> WarmReport:
+    """Fill the shared cache tiers with the frequent requests they miss (beat's warm_cache)."""
     settings = runtime.settings
     report = WarmReport()
     tiered = build_tiered_cache(settings, runtime.redis, with_memory=False)
@@ -139,13 +141,3 @@ def _warm_one(
         return
     report.submitted += 1
     report.estimated_usd += estimate
-
-
-def register_cache(app: Celery) -> None:
-    from grump.celery.app import runtime_of
-
-    # shared=False: a shared task would be bound to the first app made in the process.
-    @app.task(name=WARM_CACHE_TASK, shared=False)
-    def warm() -> dict[str, Any]:
-        report = warm_cache(runtime_of(app), app)
-        return {**report.__dict__, "estimated_usd": str(report.estimated_usd)}

@@ -1,8 +1,8 @@
-"""create_celery(settings) -> Celery: one app for the API (producer), workers and beat."""
+"""create_celery(settings) -> GrumpCelery: one app for the API (producer), workers and beat."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from kombu import Queue
@@ -12,8 +12,13 @@ from grump.celery.schedule import beat_schedule
 from grump.runtime import Runtime
 from grump.settings import Settings
 
+if TYPE_CHECKING:
+    from grump.jobs.embed.batch import BatchReport
+    from grump.jobs.embed.lanes import Lanes
+
 
 def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery's settings for grump: at-least-once delivery, JSON, queues by tier, beat's schedule."""
     transport_options: dict[str, Any] = {
         # Longer than the longest job, or Redis hands a running job to a second worker.
         "visibility_timeout": settings.visibility_timeout_seconds,
@@ -62,18 +67,29 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
+class GrumpCelery(Celery):
+    """grump's Celery app: Celery's, plus the process's resources, typed.
+
+    ``runtime`` holds every per-process resource (engines, Redis, providers);
+    ``embed_lanes`` the gpu worker's batch lanes, made on first use. A forked
+    child drops both (``reset_after_fork``) and builds its own.
+    """
+
+    runtime: Runtime
+    embed_lanes: Lanes[BatchReport] | None = None
+
+    def reset_after_fork(self) -> None:
+        """Forget what the parent process built: a child must not share connections."""
+        self.runtime.dispose()
+        self.embed_lanes = None
+
+
+def create_celery(settings: Settings, runtime: Runtime | None = None) -> GrumpCelery:
+    """The Celery app of every grump program, its tasks registered, bound to ``runtime``."""
     from grump.celery.tasks import register_tasks
 
-    app = Celery("grump", set_as_current=False)
+    app = GrumpCelery("grump", set_as_current=False)
     app.conf.update(celery_config(settings))
-    app.grump_runtime = runtime or Runtime(settings)  # type: ignore[attr-defined]
+    app.runtime = runtime or Runtime(settings)
     register_tasks(app)
     return app
-
-
-def runtime_of(app: Celery) -> Runtime:
-    runtime = getattr(app, "grump_runtime", None)
-    if not isinstance(runtime, Runtime):
-        raise RuntimeError("this Celery app was not made by create_celery")
-    return runtime

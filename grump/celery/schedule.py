@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from grump.celery.queues import MAINTENANCE_QUEUE, REQUEUE_STUCK_TASK
+from grump.celery.queues import MAINTENANCE_QUEUE
+from grump.celery.task_names import (
+    CHECK_BUDGETS_TASK,
+    REQUEUE_STUCK_TASK,
+    ROLLUP_COSTS_TASK,
+    SEND_COST_REPORTS_TASK,
+    WARM_CACHE_TASK,
+)
 from grump.settings import Settings
-
-# Beat's money tasks (registered by grump.celery.tasks.beat).
-CHECK_BUDGETS_TASK = "grump.check_budgets"
-ROLLUP_COSTS_TASK = "grump.rollup_costs"
-SEND_COST_REPORTS_TASK = "grump.send_cost_reports"
-# The completion cache's warming (registered by grump.cache.warm).
-WARM_CACHE_TASK = "grump.warm_cache"
 
 
 def _every(task: str, seconds: int) -> dict[str, Any]:
@@ -26,14 +26,9 @@ def _every(task: str, seconds: int) -> dict[str, Any]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    interval = float(settings.requeue_interval_seconds)
+    """Celery's ``beat_schedule``: each maintenance task at its interval from settings."""
     return {
-        "requeue-stuck-jobs": {
-            "task": REQUEUE_STUCK_TASK,
-            "schedule": interval,
-            # A missed run is not worth running late: the next one does the same work.
-            "options": {"queue": MAINTENANCE_QUEUE, "expires": interval},
-        },
+        "requeue-stuck-jobs": _every(REQUEUE_STUCK_TASK, settings.requeue_interval_seconds),
         "check-budgets": _every(CHECK_BUDGETS_TASK, settings.budget_check_interval_seconds),
         "rollup-costs": _every(ROLLUP_COSTS_TASK, settings.rollup_interval_seconds),
         "send-cost-reports": _every(SEND_COST_REPORTS_TASK, settings.report_interval_seconds),

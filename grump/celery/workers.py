@@ -5,37 +5,17 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 from kombu import Queue
 
-from grump.celery.app import create_celery, runtime_of
-from grump.celery.queues import WORKER_PROFILES, WorkerKind
+from grump.celery.app import GrumpCelery, create_celery
+from grump.celery.profiles import WORKER_PROFILES, WorkerKind, concurrency_for, prefetch_multiplier
 from grump.metrics_server import mark_child_dead, serve
 from grump.settings import Settings
 
 
-def concurrency_for(settings: Settings, kind: WorkerKind) -> int:
-    return {
-        WorkerKind.CPU: settings.cpu_concurrency,
-        WorkerKind.LLM: settings.llm_concurrency,
-        WorkerKind.GPU: settings.gpu_concurrency,
-    }[kind]
-
-
-def prefetch_multiplier(settings: Settings, kind: WorkerKind) -> int:
-    """Messages reserved per thread or process.
-
-    A gpu worker holds a batch's messages unacknowledged until the batch is
-    recorded: it reserves room for three full batches, so that the next one
-    fills while two lanes run.
-    """
-    if kind is not WorkerKind.GPU:
-        return WORKER_PROFILES[kind].prefetch_multiplier
-    return max(1, -(-3 * settings.embed_batch_max_jobs // settings.gpu_concurrency))
-
-
-def create_worker_app(settings: Settings, kind: WorkerKind) -> Celery:
+def create_worker_app(settings: Settings, kind: WorkerKind) -> GrumpCelery:
+    """The Celery app of one kind of worker: its queues, pool, concurrency and prefetch."""
     profile = WORKER_PROFILES[kind]
     app = create_celery(settings)
     app.conf.update(
@@ -47,7 +27,7 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> Celery:
 
     def _fresh_connections(**_: Any) -> None:
         # A forked child must not reuse the parent's database connections.
-        runtime_of(app).dispose()
+        app.reset_after_fork()
 
     def _serve_metrics(**_: Any) -> None:
         if settings.metrics_port:

@@ -6,8 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from grump.cli import cache as cache_cli
-from grump.cli import jobs, keys, money, parse, servers
+from grump.cli import cache, jobs, keys, money, parse, servers
 from grump.errors import GrumpError
 
 COMMANDS = (
@@ -32,6 +31,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``grump`` argument parser, with every command's subparser and handler."""
     parser = argparse.ArgumentParser(
         prog="grump",
         description="LLM work as a distributed job queue, with its cost under control.",
@@ -42,11 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_commands(sub)
     parse.add_commands(sub)
     money.add_commands(sub)
-    cache_cli.add_commands(sub)
+    cache.add_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` names; its exit status (2 for a refused request, 3 for a failure)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler

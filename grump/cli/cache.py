@@ -42,6 +42,7 @@ def _ledger_hits(runtime: Any) -> tuple[int, Decimal]:
 
 
 def show_stats(args: argparse.Namespace) -> int:
+    """``grump cache stats``: print each shared tier's size and the last 24 hours' hits and savings."""
     runtime = _runtime()
     try:
         cache = _shared_cache(runtime)
@@ -60,6 +61,7 @@ def show_stats(args: argparse.Namespace) -> int:
 
 
 def clear(args: argparse.Namespace) -> int:
+    """``grump cache clear``: drop the shared tiers' entries, every tenant's or one's, and print how many."""
     from grump.cache.keys import tenant_namespace
 
     runtime = _runtime()
@@ -80,6 +82,7 @@ def clear(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    """Add ``grump cache stats`` and ``grump cache clear`` to the parser."""
     cache = sub.add_parser("cache", help="inspect or clear the completion cache")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True)
     stats = cache_sub.add_parser("stats", help="entries and bytes per tier, hits and savings")

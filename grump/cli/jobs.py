@@ -51,6 +51,7 @@ def _submit_jsonl(client: GrumpClient, path: str) -> int:
 
 
 def submit(args: argparse.Namespace) -> int:
+    """``grump submit``: submit one job (waiting for it with ``--wait``) or a JSONL file of them, and print what the API answered."""
     with _client(args) as client:
         if args.jsonl:
             return _submit_jsonl(client, args.jsonl)
@@ -62,18 +63,21 @@ def submit(args: argparse.Namespace) -> int:
 
 
 def get(args: argparse.Namespace) -> int:
+    """``grump get``: print one job."""
     with _client(args) as client:
         _print(client.get(args.job_id))
     return 0
 
 
 def list_jobs(args: argparse.Namespace) -> int:
+    """``grump list``: print the newest of your jobs, filtered by status or kind."""
     with _client(args) as client:
         _print(client.list(status=args.status, kind=args.kind, limit=args.limit))
     return 0
 
 
 def cancel(args: argparse.Namespace) -> int:
+    """``grump cancel``: cancel a queued job and print it."""
     with _client(args) as client:
         _print(client.cancel(args.job_id))
     return 0
@@ -85,6 +89,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub: Any) -> None:
+    """Add ``grump submit``, ``get``, ``cancel`` and ``list`` to the parser."""
     p = sub.add_parser("submit", help="submit a job")
     p.add_argument("kind", choices=["parse", "complete", "embed"], nargs="?", default="parse")
     p.add_argument("--text")

@@ -9,6 +9,7 @@ from grump.settings import Settings
 
 
 def create_key(args: argparse.Namespace) -> int:
+    """``grump keys create``: make an API key for a tenant and print it."""
     from grump.ledger.db import make_engine, make_sessionmaker, session_scope
     from grump.ledger.keys import create_api_key
 
@@ -24,6 +25,7 @@ def create_key(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    """Add ``grump keys create`` to the parser."""
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="make a key for a tenant and print it")

@@ -34,6 +34,7 @@ def _runtime() -> Any:
 
 
 def set_budget(args: argparse.Namespace) -> int:
+    """``grump budgets set``: create or change a budget on the ledger, then show the tenant's budgets."""
     from grump.ledger.db import session_scope, utcnow
     from grump.money import budgets
     from grump.money.budget_math import Period
@@ -57,6 +58,7 @@ def set_budget(args: argparse.Namespace) -> int:
 
 
 def show_budgets(args: argparse.Namespace) -> int:
+    """``grump budgets show``: print each of a tenant's budgets as it stands in the current period."""
     from grump.ledger.db import session_scope, utcnow
     from grump.money import budgets
 
@@ -78,6 +80,7 @@ def show_budgets(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
+    """``grump report``: render a tenant's cost report for the period holding ``--at``, to stdout or ``--out``."""
     from grump.money.reports.deliver import make_report
     from grump.money.reports.model import ReportPeriod
 
@@ -102,6 +105,7 @@ def _instant(text: str) -> datetime:
 
 
 def add_commands(sub: Any) -> None:
+    """Add ``grump budgets set``, ``grump budgets show`` and ``grump report`` to the parser."""
     budgets = sub.add_parser("budgets", help="set and show budgets (needs the ledger)")
     budgets_sub = budgets.add_subparsers(dest="budgets_command", required=True)
     put = budgets_sub.add_parser("set", help="create or change a budget")

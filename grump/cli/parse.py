@@ -9,6 +9,7 @@ from typing import Any
 
 
 def run_parse(args: argparse.Namespace) -> int:
+    """``grump parse``: print the intent of a text (argument, file or stdin), or of each line of a JSONL file."""
     from grump.intent import parse
 
     if args.jsonl:
@@ -29,6 +30,7 @@ def run_parse(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    """Add ``grump parse`` to the parser."""
     p = sub.add_parser("parse", help="parse a request into a structured intent (no server needed)")
     p.add_argument("text", nargs="?")
     p.add_argument("--file")

@@ -18,6 +18,7 @@ def _logging(settings: Settings) -> None:
 
 
 def run_api(args: argparse.Namespace) -> int:
+    """``grump api``: serve the API with uvicorn, in one process or ``--workers`` sharing the port."""
     import uvicorn
 
     settings = Settings()
@@ -69,7 +70,8 @@ def _worker_log_config(settings: Settings) -> dict[str, Any]:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from grump.celery.queues import WORKER_PROFILES, WorkerKind
+    """``grump worker``: run a Celery worker of one tier, with its multiprocess metrics set up first when it forks."""
+    from grump.celery.profiles import WORKER_PROFILES, WorkerKind
 
     settings = Settings()
     _logging(settings)
@@ -110,6 +112,7 @@ def run_celery_command(app: Any, argv: list[str]) -> int:
 
 
 def run_beat(args: argparse.Namespace) -> int:
+    """``grump beat``: run the Celery beat scheduler, serving its metrics when a metrics port is set."""
     from grump.celery.app import create_celery
 
     settings = Settings()
@@ -126,6 +129,7 @@ def run_beat(args: argparse.Namespace) -> int:
 
 
 def run_migrate(_: argparse.Namespace) -> int:
+    """``grump migrate``: bring the ledger's schema to the latest migration."""
     from grump.ledger.migrate import upgrade
 
     settings = Settings()
@@ -137,6 +141,7 @@ def run_migrate(_: argparse.Namespace) -> int:
 
 
 def run_flower(args: argparse.Namespace) -> int:
+    """``grump flower``: serve Flower on the broker, refused unless its user and password are set."""
     from grump.celery.app import create_celery
 
     settings = Settings()
@@ -153,9 +158,10 @@ def run_flower(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from grump.demo import run_demo as demo
+    """``grump demo``: run a mixed workload of ``--jobs`` jobs on the embedded default."""
+    from grump import demo
 
-    return demo(Settings(), jobs=args.jobs)
+    return demo.run_demo(Settings(), jobs=args.jobs)
 
 
 def _positive(value: str) -> int:
@@ -166,6 +172,7 @@ def _positive(value: str) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    """Add the long-running programs' commands (``api``, ``worker``, ``beat``, ``migrate``, ``flower``, ``demo``) to the parser."""
     api = sub.add_parser("api", help="run the producer API (uvicorn)")
     api.add_argument("--host")
     api.add_argument("--port", type=int)

@@ -53,6 +53,7 @@ def _wait_all(
 
 
 def run_demo(settings: Settings, jobs: int = 300, timeout: float = 300.0) -> int:
+    """Run ``jobs`` jobs of a mixed workload through embedded grump and print the summary and report; 1 when some did not finish in ``timeout``."""
     # A pipe or a log has no width of its own; rich would cut the table to 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=140)
     with run_embedded(settings) as grump:

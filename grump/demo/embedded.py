@@ -18,8 +18,7 @@ from celery.contrib.testing.worker import start_worker
 
 from grump.api.app import create_app
 from grump.celery.app import create_celery
-from grump.celery.queues import WORKER_PROFILES, WorkerKind
-from grump.celery.workers import concurrency_for
+from grump.celery.profiles import WORKER_PROFILES, WorkerKind, concurrency_for
 from grump.ledger.db import session_scope
 from grump.ledger.keys import create_api_key
 from grump.ledger.migrate import upgrade
@@ -31,6 +30,8 @@ LOCAL_TENANT = "local"
 
 @dataclass(frozen=True)
 class Embedded:
+    """A running embedded grump: where its API listens, its admin key, and its runtime and Celery app."""
+
     api_url: str
     api_key: str
     runtime: Runtime

@@ -23,6 +23,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 @dataclass
 class Group:
+    """The figures of one row of the demo's table: jobs, outcomes, latencies, tokens and money."""
+
     jobs: int = 0
     succeeded: int = 0
     failed: int = 0
@@ -42,6 +44,7 @@ class Group:
         self.baseline += other.baseline
 
     def add(self, job: dict[str, Any]) -> None:
+        """Count one finished job (as the API shows it) into the group."""
         self.jobs += 1
         self.succeeded += job["status"] == "succeeded"
         self.failed += job["status"] in ("failed", "rejected", "cancelled")
@@ -55,6 +58,7 @@ class Group:
 
 
 def summarise(jobs: list[dict[str, Any]]) -> dict[tuple[str, str], Group]:
+    """The jobs' figures grouped by (tier, kind), in order."""
     groups: dict[tuple[str, str], Group] = defaultdict(Group)
     for job in jobs:
         groups[(job["tier"], job["kind"])].add(job)
@@ -82,6 +86,7 @@ def _row(name: tuple[str, str], g: Group) -> list[str]:
 
 
 def summary_table(groups: dict[tuple[str, str], Group]) -> Table:
+    """The demo's closing table: a row per group, then the totals."""
     table = Table(title="grump demo: per tier and kind")
     for column in ("tier", "kind", "jobs", "ok/failed", "p50 ms", "p95 ms", "tokens", "cost"):
         table.add_column(column, justify="left" if column in ("tier", "kind") else "right")

@@ -52,6 +52,7 @@ class Payload:
 
     @classmethod
     def of(cls, labels: Iterable[Label]) -> Payload:
+        """The payload of a phrase's labels; a phrase with none only blocks its words."""
         items = list(labels)
         named = tuple((kind, label) for kind, label, _ in items if kind != PROJECT_TYPE)
         return cls(
@@ -88,6 +89,7 @@ class Entry:
         by_second: dict[str, tuple[Tail, ...]] | None,
         after: dict[str, tuple[Tail, ...]] | None,
     ) -> Entry:
+        """The entry of one key, with the key sets and ``longer`` worked out from its phrase groups."""
         return cls(
             alone,
             by_second,

@@ -48,6 +48,8 @@ _NOT_AN_ENTITY = STOP | VERB | GENERIC | ACTOR | APP_HEAD | NUMBER
 
 @dataclass(slots=True)
 class Roles:
+    """The actors (who uses the app) and entities (what it manages) a request names."""
+
     actors: set[str] = field(default_factory=set)
     entities: set[str] = field(default_factory=set)
     mentions: int = 0  # words understood as an actor or entity

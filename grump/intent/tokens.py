@@ -75,6 +75,8 @@ NEGATOR_TOKENS: Final = v.NEGATORS | {"." + word for word in v.NEGATORS}
 
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
+    """What the parser knows of one token string: its word, match key, lemma, flags, phrases and code bytes."""
+
     surface: str
     key: str
     lemma: str
@@ -178,6 +180,7 @@ class TokenTable:
         return spellings
 
     def info(self, token: str) -> TokenInfo:
+        """The token's analysis, remembered while the memory is under its limit."""
         found = self._cache.get(token)
         if found is not None:
             return found
@@ -192,6 +195,7 @@ class TokenTable:
         return len(self._cache)
 
     def infos(self, tokens: list[str]) -> list[TokenInfo]:
+        """The analysis of each token of a list, in order."""
         try:  # usually every token is known: the lookup then runs at C speed
             return list(map(self._cache.__getitem__, tokens))
         except KeyError:

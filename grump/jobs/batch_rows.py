@@ -17,10 +17,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from grump.jobs.models import JobStatus
+from grump.jobs.models import JobStatus, Outcome
 from grump.jobs.rows import (
     ACTIVE_STATUS_VALUES,
-    Outcome,
     claim_values,
     cost_event,
     finish_values,

@@ -8,7 +8,8 @@ from celery import Celery
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
-from grump.celery.queues import EMBED_JOBS_TASK, EMBED_QUEUE, RUN_JOB_TASK, celery_priority
+from grump.celery.queues import EMBED_QUEUE, celery_priority
+from grump.celery.task_names import EMBED_JOBS_TASK, RUN_JOB_TASK
 from grump.errors import BrokerUnavailable
 
 
@@ -25,6 +26,7 @@ def publish_job(
     retry_after: int,
     countdown: float | None = None,
 ) -> None:
+    """Send a job's message to ``queue``; BrokerUnavailable when the broker cannot take it."""
     try:
         app.send_task(
             task_for(queue),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -9,12 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobKind(StrEnum):
+    """What a job does: parse intents, complete a chat, or embed texts."""
+
     PARSE = "parse"
     COMPLETE = "complete"
     EMBED = "embed"
 
 
 class JobStatus(StrEnum):
+    """Where a job is in its life; only queued and running ones can still change."""
+
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -24,6 +31,7 @@ class JobStatus(StrEnum):
 
     @property
     def terminal(self) -> bool:
+        """Whether the job is final: no worker or cancel changes it any more."""
         return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
@@ -44,6 +52,8 @@ class _Strict(BaseModel):
 
 
 class Message(_Strict):
+    """One chat message of a complete job."""
+
     role: Literal["system", "user", "assistant"]
     content: str
 
@@ -55,12 +65,15 @@ class ParseInput(_Strict):
     texts: list[str] | None = Field(None, min_length=1)
 
     def all_texts(self) -> list[str]:
+        """The texts to parse, as a list whether one or many were given."""
         if self.texts is not None:
             return list(self.texts)
         return [self.text or ""]
 
 
 class CompleteInput(_Strict):
+    """A chat completion's messages and sampling limits; ``model`` pins one instead of routing."""
+
     messages: list[Message] = Field(min_length=1)
     max_tokens: int = Field(512, ge=1, le=32_768)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
@@ -68,6 +81,8 @@ class CompleteInput(_Strict):
 
 
 class EmbedInput(_Strict):
+    """The texts to embed and how: model, input type, dimensions, encoding and truncation."""
+
     texts: list[str] = Field(min_length=1)
     model: str | None = None
     input_type: Literal["query", "passage"] = "passage"
@@ -83,16 +98,22 @@ class _SubmitBase(_Strict):
 
 
 class ParseJobRequest(_SubmitBase):
+    """The body that submits a parse job."""
+
     kind: Literal[JobKind.PARSE]
     input: ParseInput
 
 
 class CompleteJobRequest(_SubmitBase):
+    """The body that submits a complete job."""
+
     kind: Literal[JobKind.COMPLETE]
     input: CompleteInput
 
 
 class EmbedJobRequest(_SubmitBase):
+    """The body that submits an embed job."""
+
     kind: Literal[JobKind.EMBED]
     input: EmbedInput
 
@@ -104,10 +125,48 @@ AnyJobRequest = ParseJobRequest | CompleteJobRequest | EmbedJobRequest
 
 
 class RoutingDecision(_Strict):
+    """The tier and model routing chose for a complete job, its score and why; kept on the row."""
+
     score: int
     tier: Tier
     model: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a job produced, ready to be written to the ledger."""
+
+    result: dict[str, Any]
+    model: str
+    provider: str
+    tokens_in: int
+    tokens_out: int
+    cost: Decimal
+    baseline_cost: Decimal
+    cache_savings: Decimal = Decimal(0)
+    cached: bool = False
+    # Set when the job ran on another tier than it was routed to (a provider fallback).
+    tier: str | None = None
+    routing: dict[str, Any] | None = None
+
+    @property
+    def routing_savings(self) -> Decimal:
+        """What routing saved against the baseline, beyond the cache's saving; never negative."""
+        return max(Decimal(0), self.baseline_cost - self.cost - self.cache_savings)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The parts of a job row that running it needs, detached from the session."""
+
+    id: uuid.UUID
+    kind: JobKind
+    tier: str
+    model: str | None
+    input: dict[str, Any]
+    tenant: str = ""
+    routing: dict[str, Any] | None = None
 
 
 def input_texts(request: AnyJobRequest) -> list[str]:
@@ -117,14 +176,3 @@ def input_texts(request: AnyJobRequest) -> list[str]:
     if isinstance(request, CompleteJobRequest):
         return [m.content for m in request.input.messages]
     return list(request.input.texts)
-
-
-def result_summary(kind: JobKind, result: dict[str, Any] | None) -> str:
-    """A one-line description of a result, for the CLI."""
-    if result is None:
-        return "-"
-    if kind is JobKind.PARSE:
-        return f"{len(result.get('intents', []))} intent(s)"
-    if kind is JobKind.COMPLETE:
-        return str(result.get("content", ""))[:60]
-    return f"{len(result.get('embeddings', []))} vector(s)"

@@ -1,16 +1,14 @@
-"""Beat's tasks, run on the maintenance queue."""
+"""Finding jobs whose message was lost, and publishing them again (beat's requeue_stuck_jobs)."""
 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from celery import Celery
 
 from grump import metrics
-from grump.celery.queues import REQUEUE_STUCK_TASK
-from grump.jobs import rows as ledger
+from grump.jobs import rows
 from grump.jobs.enqueue import publish_job
 from grump.ledger.db import session_scope, utcnow
 from grump.runtime import Runtime
@@ -29,21 +27,11 @@ def requeue_stuck_jobs(runtime: Runtime, app: Celery, limit: int = 500) -> int:
     now = utcnow()
     deadline = now + timedelta(seconds=settings.job_deadline_seconds)
     with session_scope(runtime.sessions) as session:
-        stuck = [(j.id, j.queue, j.priority, j.kind) for j in ledger.stuck(session, now, limit)]
+        stuck = [(j.id, j.queue, j.priority, j.kind) for j in rows.stuck(session, now, limit)]
         for job_id, *_ in stuck:
-            ledger.extend_deadline(session, job_id, deadline)
+            rows.extend_deadline(session, job_id, deadline)
     for job_id, queue, priority, kind in stuck:
         publish_job(app, job_id, queue, priority, settings.retry_after_seconds)
         metrics.JOBS_REQUEUED.labels(kind).inc()
         log.warning("requeued stuck job %s on %s", job_id, queue)
-    metrics.BEAT_HEARTBEAT.set(time.time())
     return len(stuck)
-
-
-def register_maintenance(app: Celery) -> None:
-    from grump.celery.app import runtime_of
-
-    # shared=False: a shared task would be bound to the first app made in the process.
-    @app.task(name=REQUEUE_STUCK_TASK, shared=False)
-    def requeue_stuck() -> int:
-        return requeue_stuck_jobs(runtime_of(app), app)

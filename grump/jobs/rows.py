@@ -9,45 +9,19 @@ charged at most once whatever happens to its messages.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import CursorResult, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from grump.errors import NotFound
-from grump.jobs.models import ACTIVE_STATUSES, JobStatus
-from grump.ledger.db import utcnow
+from grump.jobs.models import ACTIVE_STATUSES, JobStatus, Outcome
+from grump.ledger.db import dialect_insert, utcnow
 from grump.ledger.models import INFLIGHT_SQL, CostEvent, Job
 from grump.money import holds
 
 ACTIVE_STATUS_VALUES = [s.value for s in ACTIVE_STATUSES]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What running a job produced, ready to be written to the ledger."""
-
-    result: dict[str, Any]
-    model: str
-    provider: str
-    tokens_in: int
-    tokens_out: int
-    cost: Decimal
-    baseline_cost: Decimal
-    cache_savings: Decimal = Decimal(0)
-    cached: bool = False
-    # Set when the job ran on another tier than it was routed to (a provider fallback).
-    tier: str | None = None
-    routing: dict[str, Any] | None = None
-
-    @property
-    def routing_savings(self) -> Decimal:
-        return max(Decimal(0), self.baseline_cost - self.cost - self.cache_savings)
 
 
 def _rowcount(result: Any) -> int:
@@ -56,6 +30,7 @@ def _rowcount(result: Any) -> int:
 
 
 def get_job(session: Session, tenant: str, job_id: uuid.UUID) -> Job:
+    """A tenant's job by id; NotFound when it is missing or another tenant's."""
     job = session.get(Job, job_id)
     if job is None or job.tenant != tenant:
         # Another tenant's job is indistinguishable from a missing one.
@@ -64,12 +39,14 @@ def get_job(session: Session, tenant: str, job_id: uuid.UUID) -> Job:
 
 
 def find_by_idempotency(session: Session, tenant: str, key: str) -> Job | None:
+    """The tenant's job submitted earlier under Idempotency-Key ``key``, if any."""
     return session.scalars(
         select(Job).where(Job.tenant == tenant, Job.idempotency_key == key)
     ).first()
 
 
 def find_inflight(session: Session, tenant: str, fingerprint: str) -> Job | None:
+    """The tenant's queued or running job with ``fingerprint``, for a submit to coalesce onto."""
     return session.scalars(
         select(Job).where(
             Job.tenant == tenant,
@@ -91,10 +68,8 @@ def insert_unless_inflight(session: Session, job: Job) -> bool:
         for attr in Job.__mapper__.column_attrs
         if getattr(job, attr.key) is not None
     }
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = (
-        insert_fn(Job)
+        dialect_insert(session, Job)
         .values(values)
         .on_conflict_do_nothing(
             index_elements=["tenant", "fingerprint"], index_where=text(INFLIGHT_SQL)
@@ -105,13 +80,10 @@ def insert_unless_inflight(session: Session, job: Job) -> bool:
 
 
 def note_coalesced(session: Session, job_id: uuid.UUID) -> None:
+    """Count one more submit coalesced onto the in-flight job."""
     session.execute(
         update(Job).where(Job.id == job_id).values(coalesced_count=Job.coalesced_count + 1)
     )
-
-
-def mark_enqueued(session: Session, job_id: uuid.UUID, at: datetime) -> None:
-    session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=at))
 
 
 def reject_unenqueued(session: Session, job_id: uuid.UUID, reason: str) -> None:
@@ -154,6 +126,7 @@ def claim_values(deadline: datetime) -> dict[str, Any]:
 
 
 def load_active(session: Session, job_id: uuid.UUID) -> Job | None:
+    """A job still queued or running, read without claiming it; None when missing or final."""
     job = session.get(Job, job_id)
     if job is None or job.status not in ACTIVE_STATUS_VALUES:
         return None
@@ -219,6 +192,7 @@ def finish(session: Session, job: Job, outcome: Outcome) -> bool:
 
 
 def fail(session: Session, job_id: uuid.UUID, error: dict[str, Any]) -> bool:
+    """Mark a job failed with ``error`` and release its holds; False when it was already final."""
     changed = _rowcount(
         session.execute(
             update(Job)
@@ -259,6 +233,7 @@ def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
 
 
 def extend_deadline(session: Session, job_id: uuid.UUID, deadline: datetime) -> None:
+    """Put a stuck job back to queued with a new deadline, before its message is sent again."""
     session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))

@@ -21,10 +21,9 @@ from celery import Celery
 from sqlalchemy.exc import IntegrityError
 
 from grump import metrics
-from grump.budgets import budget_left, estimate_reservation
 from grump.celery.queues import queue_for
 from grump.errors import BrokerUnavailable, BudgetExceeded, Conflict, ValidationFailed
-from grump.jobs import rows as ledger
+from grump.jobs import rows
 from grump.jobs.enqueue import publish_job
 from grump.jobs.models import (
     AnyJobRequest,
@@ -38,15 +37,17 @@ from grump.jobs.models import (
 )
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
-from grump.money import budgets as budget_rows
+from grump.money import budgets
 from grump.routing.policy import RoutingPolicy, route
-from grump.routing.pricing import PARSER_MODEL
+from grump.routing.pricing import PARSER_MODEL, estimate_reservation
 from grump.runtime import Runtime
 from grump.settings import Settings
 
 
 @dataclass(frozen=True)
 class Plan:
+    """Where a job goes and the most it may cost, decided before its row is written."""
+
     tier: Tier
     queue: str
     model: str
@@ -57,6 +58,8 @@ class Plan:
 
 @dataclass(frozen=True)
 class Submitted:
+    """What a submit gave the caller: its job, and whether it is new, coalesced or replayed."""
+
     job: Job
     created: bool = True
     coalesced: bool = False
@@ -121,6 +124,7 @@ def fingerprint(request: AnyJobRequest, model: str) -> str:
 
 
 def plan_job(runtime: Runtime, request: AnyJobRequest, money_left: Decimal | None = None) -> Plan:
+    """Route a request to its tier, queue and model, and price what its budgets must hold."""
     settings, catalogue = runtime.settings, runtime.catalogue
     decision: RoutingDecision | None = None
     if isinstance(request, CompleteJobRequest):
@@ -182,35 +186,35 @@ def _record(
 ) -> Submitted:
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
         if key is not None:
-            earlier = ledger.find_by_idempotency(session, tenant, key)
+            earlier = rows.find_by_idempotency(session, tenant, key)
             if earlier is not None:
                 if earlier.fingerprint != plan.fingerprint:
                     raise Conflict("Idempotency-Key was used for a different request")
                 return Submitted(earlier, created=False, replayed=True)
         job = _new_job(runtime.settings, tenant, request, plan, key)
-        if ledger.insert_unless_inflight(session, job):
+        if rows.insert_unless_inflight(session, job):
             # Last in the transaction, so the budget rows stay locked only until the commit;
             # a refusal rolls back the job row too: a refused job is not recorded.
-            budget_rows.reserve(
-                session, job.id, tenant, request.user, plan.reservation, job.created_at
-            )
+            budgets.reserve(session, job.id, tenant, request.user, plan.reservation, job.created_at)
             return Submitted(job)
-        running = ledger.find_inflight(session, tenant, plan.fingerprint)
+        running = rows.find_inflight(session, tenant, plan.fingerprint)
         if running is None:
             raise IntegrityError("coalesce", None, Exception("in-flight job finished meanwhile"))
-        ledger.note_coalesced(session, running.id)
+        rows.note_coalesced(session, running.id)
         return Submitted(running, created=False, coalesced=True)
 
 
 def submit_job(
     runtime: Runtime, app: Celery, tenant: str, request: AnyJobRequest, key: str | None = None
 ) -> Submitted:
+    """Accept a request as a job: validated, routed, recorded with its holds, then published."""
     settings = runtime.settings
     validate_limits(settings, request)
     # Routing may send a premium-worthy job to the economy model when the budget is short.
     money_left = None
     if isinstance(request, CompleteJobRequest):
-        money_left = budget_left(runtime, tenant, request.user)
+        with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
+            money_left = budgets.budget_left(session, tenant, request.user, utcnow())
     try:
         plan = plan_job(runtime, request, money_left)
         try:
@@ -228,7 +232,7 @@ def submit_job(
         publish_job(app, job.id, job.queue, job.priority, settings.retry_after_seconds)
     except BrokerUnavailable:
         with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
-            ledger.reject_unenqueued(session, job.id, "broker unavailable at submit")
+            rows.reject_unenqueued(session, job.id, "broker unavailable at submit")
         raise
     metrics.JOBS_SUBMITTED.labels(job.kind, job.tier).inc()
     return outcome

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -19,6 +20,7 @@ from grump.errors import DatabaseUnavailable
 
 
 def utcnow() -> datetime:
+    """The current time, aware and in UTC, as the ledger stores it."""
     return datetime.now(UTC)
 
 
@@ -44,7 +46,15 @@ def dumps_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def dialect_insert(session: Session, table: Any) -> Any:
+    """INSERT with ``on_conflict_*`` for the session's database (Postgres or SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def make_engine(url: str, pool_size: int = 10) -> Engine:
+    """The engine for ``url``: SQLite with WAL and a busy timeout, or a pooled Postgres."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -71,6 +81,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """The session factory, with rows left readable after their commit."""
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -16,6 +16,7 @@ KEY_PREFIX = "grump_"
 
 
 def hash_key(key: str) -> str:
+    """The SHA-256 hex digest of a key: what the ledger stores and looks keys up by."""
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 

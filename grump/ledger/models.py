@@ -31,10 +31,14 @@ INFLIGHT_SQL = "status IN ('queued', 'running')"
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every ledger table."""
+
     pass
 
 
 class ApiKey(Base):
+    """A tenant's API key, stored as its hash and first characters, never whole; revoked ones no longer authenticate."""
+
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -47,6 +51,8 @@ class ApiKey(Base):
 
 
 class Job(Base):
+    """One submitted job: what was asked, where it was routed, its state, its result or error, and its money."""
+
     __tablename__ = "jobs"
     __table_args__ = (
         UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_idempotency"),

@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from grump.routing.pricing import MONEY_QUANTUM, quantize_money
+from grump.money.amounts import MONEY_QUANTUM, quantize_money
 
 UNITS_PER_USD = int(1 / MONEY_QUANTUM)
 # A signed 64-bit column holds at most this many USD at 1e-10 precision.
@@ -29,6 +29,7 @@ def to_units(amount: Decimal) -> int:
 
 
 def from_units(units: int) -> Decimal:
+    """The USD amount of an integer count of 1e-10 USD."""
     return quantize_money(Decimal(int(units)) * MONEY_QUANTUM)
 
 
@@ -39,6 +40,7 @@ class MoneyUnits(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        """The amount as units for the database; ValueError when it does not fit the column."""
         if value is None:
             return None
         if abs(Decimal(value)) > MAX_USD:
@@ -46,4 +48,5 @@ class MoneyUnits(TypeDecorator[Decimal]):
         return to_units(Decimal(value))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """The stored units as a ``Decimal`` USD amount."""
         return None if value is None else from_units(int(value))

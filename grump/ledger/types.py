@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from grump.routing.pricing import quantize_money
+from grump.money.amounts import quantize_money
 
 
 class Money(TypeDecorator[Decimal]):
@@ -20,17 +20,20 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """The column type of the dialect: text on SQLite, NUMERIC(20, 10) elsewhere."""
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(40))
         return dialect.type_descriptor(Numeric(20, 10, asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        """The amount quantised to the ledger's precision, as text on SQLite."""
         if value is None:
             return None
         amount = quantize_money(Decimal(value))
         return str(amount) if dialect.name == "sqlite" else amount
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """The stored amount as a quantised ``Decimal``."""
         if value is None:
             return None
         return quantize_money(Decimal(str(value)))
@@ -43,11 +46,13 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        """The instant in UTC for the database; ValueError for a naive datetime."""
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime: grump stores UTC only")
         return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """The stored instant as an aware UTC datetime (SQLite's naive values taken as UTC)."""
         if value is None:
             return None
         if value.tzinfo is None:

@@ -1,28 +1,43 @@
-"""Budget alert records: one per budget period and threshold, ever.
+"""Budget alerts: one per budget period and threshold, ever, then told to people.
 
 ``record_crossings`` inserts a row for each threshold a current period has
 reached; the unique (period, threshold) key makes a second insert a no-op, so
 concurrent or repeated checks alert once. ``notified_at`` stays empty until the
 alert was delivered, so a failed webhook is retried within the period.
+
+``check_budgets`` (beat) records the crossings and tells people: a log line,
+the ``grump_budget_alerts`` metric and, when ``GRUMP_BUDGET_WEBHOOK_URL`` is
+set, a Slack-compatible POST (``{"text": ...}``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from grump import metrics
+from grump.ledger.db import dialect_insert, session_scope, utcnow
 from grump.ledger.models import BudgetAlert, BudgetPeriod
 from grump.money.budget_math import alert_line
-from grump.money.budgets import dialect_insert
+from grump.money.webhook import post_webhook
+from grump.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+EXCEEDED = Decimal(1)  # the alert sent when a budget is used up, besides its own threshold
 
 
 @dataclass(frozen=True)
 class PendingAlert:
+    """An alert to tell people about, with the figures of its crossing."""
+
     id: int
     tenant: str
     user: str | None
@@ -100,4 +115,49 @@ def pending(session: Session, now: datetime) -> list[PendingAlert]:
 
 
 def mark_delivered(session: Session, alert_ids: Sequence[int], at: datetime) -> None:
+    """Record that these alerts were delivered, so they are not sent again."""
     session.execute(update(BudgetAlert).where(BudgetAlert.id.in_(alert_ids)).values(notified_at=at))
+
+
+def alert_text(alert: PendingAlert) -> str:
+    """The one line an alert says, in the log and in the webhook's message."""
+    share = (alert.spent / alert.limit * 100).quantize(Decimal(1)) if alert.limit else Decimal(100)
+    what = "is used up" if alert.threshold >= EXCEEDED else f"passed {alert.threshold:.0%}"
+    return (
+        f"grump: the {alert.period} budget of {alert.tenant}"
+        f"{'' if alert.user is None else f' (user {alert.user})'} {what}:"
+        f" {alert.spent:.2f} of {alert.limit:.2f} USD ({share}%),"
+        f" resets {alert.resets_at:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def _deliver(webhook_url: str | None, pending: list[PendingAlert]) -> list[int]:
+    """Send each pending alert; the ids delivered (all of them when no webhook is set)."""
+    delivered: list[int] = []
+    for alert in pending:
+        if webhook_url:
+            try:
+                post_webhook(webhook_url, alert_text(alert))
+            except httpx.HTTPError as exc:
+                # Left undelivered: the next check_budgets run tries again this period.
+                log.warning("budget webhook failed: %s", exc)
+                continue
+        delivered.append(alert.id)
+    return delivered
+
+
+def check_budgets(runtime: Runtime, now: datetime | None = None) -> int:
+    """Record newly crossed thresholds and send every undelivered alert; returns how many new."""
+    now = now or utcnow()
+    settings = runtime.settings
+    with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
+        new = record_crossings(session, now, (EXCEEDED,))
+        undelivered = pending(session, now)
+    for alert in new:
+        metrics.BUDGET_ALERTS.labels(alert.period).inc()
+        log.warning("%s", alert_text(alert))
+    delivered = _deliver(settings.budget_webhook_url, undelivered)
+    if delivered:
+        with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
+            mark_delivered(session, delivered, utcnow())
+    return len(new)

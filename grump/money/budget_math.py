@@ -1,7 +1,7 @@
-"""Budget arithmetic: calendar periods in UTC, reservation checks, alert crossings.
+"""Budget arithmetic: calendar periods in UTC, a budget's figures, its alert line and refusal.
 
 Pure functions over ``Decimal`` and aware ``datetime`` values; the ledger and
-``grump.budgets`` do the I/O. A period is half-open: ``start <= t < end``, so
+the rest of ``grump.money`` do the I/O. A period is half-open: ``start <= t < end``, so
 the instant of UTC midnight belongs to the period it starts.
 """
 
@@ -17,6 +17,8 @@ DEFAULT_ALERT_THRESHOLD = Decimal("0.80")
 
 
 class Period(StrEnum):
+    """How long a budget's period lasts: a UTC calendar day or month."""
+
     DAILY = "daily"
     MONTHLY = "monthly"
 
@@ -42,11 +44,6 @@ def period_bounds(period: Period, at: datetime) -> tuple[datetime, datetime]:
     return _month_start(at.year, at.month), _month_start(at.year, at.month + 1)
 
 
-def next_reset(period: Period, at: datetime) -> datetime:
-    """When the budget period holding ``at`` ends and spending starts again from zero."""
-    return period_bounds(period, at)[1]
-
-
 @dataclass(frozen=True)
 class BudgetState:
     """One budget's figures for the current period."""
@@ -67,28 +64,9 @@ class BudgetState:
         return max(Decimal(0), self.limit - self.used)
 
 
-def can_reserve(state: BudgetState, amount: Decimal) -> bool:
-    """Whether reserving ``amount`` keeps settled plus reserved money within the limit."""
-    if amount < 0:
-        raise ValueError(f"a reservation cannot be negative: {amount}")
-    return state.spent + state.reserved + amount <= state.limit
-
-
 def alert_line(limit: Decimal, threshold: Decimal) -> Decimal:
     """The amount of use at which a budget alerts."""
     return limit * threshold
-
-
-def crossed_alert(
-    before_used: Decimal, after_used: Decimal, limit: Decimal, threshold: Decimal
-) -> bool:
-    """True when a change of use goes from below the alert line to at or above it.
-
-    Only the change that crosses the line is true, so one period yields one
-    alert however many jobs land above the line afterwards.
-    """
-    line = alert_line(limit, threshold)
-    return before_used < line <= after_used
 
 
 def _money(amount: Decimal) -> str:

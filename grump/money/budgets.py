@@ -20,13 +20,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import BigInteger, delete, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from grump.errors import BudgetExceeded, NotFound
+from grump.ledger.db import dialect_insert
 from grump.ledger.models import TENANT_WIDE, Budget, BudgetAlert, BudgetHold, BudgetPeriod
 from grump.ledger.money_units import to_units
 from grump.money.budget_math import BudgetState, Period, exceeded_details, period_bounds
@@ -49,15 +48,19 @@ class BudgetStatus:
 
     @property
     def scope(self) -> str:
+        """Whom the budget covers, as messages and reports name it: ``tenant`` or ``user:<id>``."""
         return "tenant" if self.user is None else f"user:{self.user}"
 
     @property
     def state(self) -> BudgetState:
+        """The budget's figures as ``budget_math`` works on them."""
         return BudgetState(self.limit, self.spent, self.reserved, self.alert_threshold)
 
 
 @dataclass(frozen=True)
 class Hold:
+    """What one job holds on one budget's period counter."""
+
     period_id: int
     budget_id: int
     amount: Decimal
@@ -65,13 +68,6 @@ class Hold:
 
 def _user_key(user: str | None) -> str:
     return TENANT_WIDE if user is None else user
-
-
-def dialect_insert(session: Session, table: Any) -> Any:
-    """INSERT with ``on_conflict_*`` for the session's database (Postgres or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def applicable(session: Session, tenant: str, user: str | None) -> list[Budget]:
@@ -219,6 +215,7 @@ def statuses_for(session: Session, budgets: list[Budget], at: datetime) -> list[
 
 
 def tenant_statuses(session: Session, tenant: str, at: datetime) -> list[BudgetStatus]:
+    """Every budget of a tenant with its counters in the period holding ``at``, for reports."""
     query = select(Budget).where(Budget.tenant == tenant)
     budgets = list(session.scalars(query.order_by(Budget.user_id, Budget.period)))
     return statuses_for(session, budgets, at)

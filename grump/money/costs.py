@@ -25,6 +25,8 @@ NO_USER = "(none)"
 
 
 class GroupBy(StrEnum):
+    """What a cost summary groups its sums by."""
+
     DAY = "day"
     MODEL = "model"
     KIND = "kind"
@@ -66,6 +68,7 @@ def summary(
 
 
 def totals(session: Session, tenant: str, start: datetime, end: datetime) -> Sums:
+    """A tenant's sums over ``[start, end)``, all groups together."""
     found = grouped_sums(session, [], _window(tenant, start, end))
     return next(iter(found.values()), Sums())
 
@@ -144,6 +147,7 @@ def cache_hits_by_kind(
 
 
 def tenants_with_costs(session: Session, start: datetime, end: datetime) -> list[str]:
+    """The tenants with cost events in ``[start, end)``: those a cost report is made for."""
     query = (
         select(CostEvent.tenant)
         .where(CostEvent.created_at >= start, CostEvent.created_at < end)

@@ -9,6 +9,8 @@ run, since a transaction that took a lower id may still be committing.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,9 +19,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from grump.ledger.db import dialect_insert, session_scope, utcnow
 from grump.ledger.models import CostEvent, CostRollup, RollupWatermark
-from grump.money.budgets import dialect_insert
 from grump.money.sums import Sums, as_hour, grouped_sums, hour_bucket
+from grump.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 WATERMARK = "cost_events"
 SETTLE_LAG = timedelta(seconds=30)
@@ -38,6 +43,8 @@ _SUMMED = (
 
 @dataclass(frozen=True)
 class RollupRun:
+    """What one rollup run folded, for its log line."""
+
     events: int  # cost events folded in this run
     buckets: int  # rollup rows written (hourly and daily)
     watermark: int
@@ -119,3 +126,19 @@ def rollup_costs(session: Session, now: datetime) -> RollupRun:
         .values(last_event_id=upper, updated_at=now)
     )
     return RollupRun(sum(s.requests for s in hourly.values()), len(rows), upper)
+
+
+def run_rollup(runtime: Runtime) -> int:
+    """Fold new cost events into the rollups (beat); returns how many were folded."""
+    started = time.perf_counter()
+    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
+        run = rollup_costs(session, utcnow())
+    if run.events:
+        log.info(
+            "rolled up %d cost events into %d buckets in %.2fs (watermark %d)",
+            run.events,
+            run.buckets,
+            time.perf_counter() - started,
+            run.watermark,
+        )
+    return run.events

@@ -36,6 +36,7 @@ class Sums:
     cached: int = 0
 
     def add(self, other: Sums) -> None:
+        """Fold ``other``'s totals into these."""
         self.requests += other.requests
         self.tokens_in += other.tokens_in
         self.tokens_out += other.tokens_out
@@ -73,10 +74,12 @@ def day_bucket(session: Session) -> SQLColumnExpression[Any]:
 
 
 def as_hour(value: Any) -> datetime:
+    """A value of ``hour_bucket`` as an aware UTC datetime, whichever database made it."""
     return datetime.strptime(str(value)[:13], "%Y-%m-%d %H").replace(tzinfo=UTC)
 
 
 def as_day(value: Any) -> date:
+    """A value of ``day_bucket`` as a date, whichever database made it."""
     return date.fromisoformat(str(value)[:10])
 
 

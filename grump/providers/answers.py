@@ -97,6 +97,7 @@ def _message_from_json(data: object) -> str | None:
 
 
 def is_transient_status(status: int) -> bool:
+    """Whether an HTTP status is worth retrying: timeouts, rate limits and server errors."""
     return status in _TRANSIENT_STATUSES or status >= 500
 
 
@@ -117,6 +118,7 @@ def raise_for_status(response: httpx.Response, provider: str) -> None:
 
 
 def decode_json_object(response: httpx.Response, provider: str) -> dict[str, Any]:
+    """The answer's body as a JSON object; ProviderError when it is not one."""
     try:
         # orjson: an embeddings answer carries tens of thousands of floats.
         data = orjson.loads(response.content)

@@ -41,6 +41,7 @@ def anthropic_base_url(url: str) -> str:
 
 
 def messages_payload(request: ChatRequest) -> dict[str, Any]:
+    """The Messages API body for a chat request: system messages joined apart, temperature clamped to Anthropic's 0..1."""
     system = [m.content for m in request.messages if m.role == "system"]
     payload: dict[str, Any] = {
         "model": request.model,
@@ -56,6 +57,7 @@ def messages_payload(request: ChatRequest) -> dict[str, Any]:
 
 
 def parse_messages_response(data: Mapping[str, Any], request: ChatRequest) -> ChatResult:
+    """A Messages API answer as a chat result, estimating the tokens it does not report."""
     content = _text_of(expect(data, "content", list, PROVIDER))
     reported = data.get("usage")
     usage: Mapping[str, Any] = reported if isinstance(reported, dict) else {}
@@ -118,10 +120,12 @@ class AnthropicChat:
         )
 
     def complete(self, request: ChatRequest) -> ChatResult:
+        """The model's reply to ``request`` from ``POST /v1/messages``, with retries on transient failures."""
         data = self._http.post_json("v1/messages", messages_payload(request))
         return parse_messages_response(data, request)
 
     def close(self) -> None:
+        """Close the HTTP client and its connections, a client passed in included."""
         self._http.close()
 
     def __enter__(self) -> Self:

@@ -35,6 +35,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from grump.backoff import backoff
 from grump.errors import ProviderError, ProviderTransient
 from grump.providers.answers import decode_json_object, raise_for_status
 from grump.settings import Settings
@@ -51,6 +52,7 @@ class Timeouts:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Timeouts:
+        """The provider timeouts the settings ask for."""
         return cls(
             read=settings.provider_timeout_seconds,
             connect=settings.provider_connect_timeout_seconds,
@@ -61,10 +63,10 @@ class Timeouts:
 class RetryPolicy:
     """How often and how patiently a transient provider failure is retried.
 
-    ``attempts`` counts every try, the first included. The n-th wait is drawn
-    from ``[d/2, d]`` with ``d = min(max_delay, base_delay * 2**(n-1))``; a
-    ``Retry-After`` replaces it (plus a little jitter so that workers throttled
-    together do not return together).
+    ``attempts`` counts every try, the first included. The waits are
+    ``grump.backoff``'s from ``base_delay`` up to ``max_delay``; a
+    ``Retry-After`` replaces them (plus a little jitter so that workers
+    throttled together do not return together).
     """
 
     attempts: int = 4
@@ -79,18 +81,11 @@ class RetryPolicy:
             raise ValueError("delays must not be negative")
 
 
-def backoff_delay(attempt: int, base_delay: float, max_delay: float, unit_random: float) -> float:
-    """Wait before retry number ``attempt`` (1-based); ``unit_random`` is in [0, 1)."""
-    ceiling = min(max_delay, base_delay * 2.0 ** (attempt - 1))
-    return ceiling / 2 + ceiling / 2 * unit_random
-
-
 def _wait_seconds(policy: RetryPolicy, state: RetryCallState) -> float:
     error = state.outcome.exception() if state.outcome is not None else None
-    jitter = random.random()
     if isinstance(error, ProviderTransient) and error.retry_after is not None:
-        return error.retry_after + policy.base_delay * jitter
-    return backoff_delay(state.attempt_number, policy.base_delay, policy.max_delay, jitter)
+        return error.retry_after + policy.base_delay * random.random()
+    return float(backoff(policy.base_delay, policy.max_delay)(state))
 
 
 class _RetryAfterBeyondCap(stop_base):
@@ -177,4 +172,5 @@ class JsonHttpClient:
         return decode_json_object(response, self.provider)
 
     def close(self) -> None:
+        """Close the connection pool; the client is not used after this."""
         self._client.close()

@@ -9,7 +9,6 @@ and are only estimated when NIM leaves them out.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Self
 
 import httpx
@@ -29,20 +28,6 @@ from grump.settings import Settings
 PROVIDER = "nim"
 
 
-@dataclass(frozen=True)
-class EmbedModelInfo:
-    """What the batcher needs to know about an embedding model."""
-
-    name: str
-    dimensions: int
-    max_tokens: int
-
-
-NV_EMBEDQA_E5_V5 = EmbedModelInfo("nvidia/nv-embedqa-e5-v5", dimensions=1024, max_tokens=512)
-DEFAULT_EMBED_MODEL = NV_EMBEDQA_E5_V5.name
-EMBED_MODELS: dict[str, EmbedModelInfo] = {NV_EMBEDQA_E5_V5.name: NV_EMBEDQA_E5_V5}
-
-
 def nim_base_url(url: str) -> str:
     """``url`` ending in exactly one ``/v1``: NIM serves its API under that prefix."""
     base = url.rstrip("/")
@@ -50,6 +35,7 @@ def nim_base_url(url: str) -> str:
 
 
 def chat_payload(request: ChatRequest) -> dict[str, Any]:
+    """The body NIM's ``/chat/completions`` takes for ``request``, without streaming."""
     return {
         "model": request.model,
         "messages": [{"role": m.role, "content": m.content} for m in request.messages],
@@ -60,6 +46,7 @@ def chat_payload(request: ChatRequest) -> dict[str, Any]:
 
 
 def parse_chat_response(data: Mapping[str, Any], request: ChatRequest) -> ChatResult:
+    """NIM's chat answer as a ChatResult, tokens estimated if absent; ProviderError if malformed."""
     choices = expect(data, "choices", list, PROVIDER)
     if not choices or not isinstance(choices[0], dict):
         raise ProviderError("malformed response: no choices", provider=PROVIDER)
@@ -92,6 +79,7 @@ def _usage_tokens(usage: object) -> tuple[int | None, int | None]:
 
 
 def embed_payload(request: EmbedRequest) -> dict[str, Any]:
+    """The body NIM's ``/embeddings`` takes for ``request``, asking for float vectors."""
     payload: dict[str, Any] = {
         "model": request.model,
         "input": list(request.texts),
@@ -105,6 +93,7 @@ def embed_payload(request: EmbedRequest) -> dict[str, Any]:
 
 
 def parse_embed_response(data: Mapping[str, Any], request: EmbedRequest) -> EmbedResult:
+    """NIM's embeddings in the order of the request's texts; ProviderError when malformed."""
     items = expect(data, "data", list, PROVIDER)
     if len(items) != len(request.texts):
         raise ProviderError(
@@ -186,6 +175,7 @@ class NimChat(_NimEndpoint):
     """Chat completions from NIM's ``/chat/completions``."""
 
     def complete(self, request: ChatRequest) -> ChatResult:
+        """The model's reply from one POST to NIM, retried on transient errors."""
         data = self._http.post_json("chat/completions", chat_payload(request))
         return parse_chat_response(data, request)
 
@@ -194,6 +184,7 @@ class NimEmbeddings(_NimEndpoint):
     """Embeddings from NIM's ``/embeddings``; one call per request, whatever its size."""
 
     def embed(self, request: EmbedRequest) -> EmbedResult:
+        """One vector per text, in order, from one POST to NIM; no call for no texts."""
         if not request.texts:
             return EmbedResult(vectors=[], model=request.model, tokens_in=0, provider=PROVIDER)
         data = self._http.post_json("embeddings", embed_payload(request))

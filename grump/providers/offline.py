@@ -89,6 +89,7 @@ class OfflineChat:
         self.latency_seconds = latency_seconds
 
     def complete(self, request: ChatRequest) -> ChatResult:
+        """A made-up reply of plausible length, the same for the same model and messages, after the set latency."""
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         tokens_in = sum(
@@ -121,6 +122,7 @@ class OfflineEmbeddings:
         self.latency_seconds = latency_seconds
 
     def embed(self, request: EmbedRequest) -> EmbedResult:
+        """A unit vector per text, the same for the same model, input type and text, after the set latency."""
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         dims = request.dimensions or self.default_dimensions

@@ -34,15 +34,18 @@ EMBED_TIER = "embed"
 
 
 def nim_configured(settings: Settings) -> bool:
+    """Whether NIM can be called: a key is set, or the URL was changed from the hosted one."""
     hosted_default = Settings.model_fields["nim_url"].default
     return bool(settings.nim_api_key) or settings.nim_url.rstrip("/") != hosted_default
 
 
 def anthropic_configured(settings: Settings) -> bool:
+    """Whether Claude models can be called: the Anthropic key is set."""
     return bool(settings.anthropic_api_key)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
+    """How the paid providers retry transient failures, from settings."""
     return RetryPolicy(
         attempts=settings.provider_retry_attempts,
         base_delay=settings.provider_retry_base_delay_seconds,
@@ -50,6 +53,7 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def chat_provider(model: str, catalogue: PriceCatalogue, settings: Settings) -> ChatProvider:
+    """The provider that answers ``model``: its own when configured, else the offline one."""
     provider = catalogue.price(model).provider
     if provider == "nim" and nim_configured(settings):
         from grump.providers.nim import NimChat
@@ -63,6 +67,7 @@ def chat_provider(model: str, catalogue: PriceCatalogue, settings: Settings) -> 
 
 
 def embedding_provider(settings: Settings) -> EmbeddingProvider:
+    """The provider that embeds: NIM when configured, else the offline one."""
     if nim_configured(settings):
         from grump.providers.nim import NimEmbeddings
 
@@ -97,6 +102,7 @@ def fallback_model(model: str, catalogue: PriceCatalogue, settings: Settings) ->
 
 
 def is_rate_limited(error: ProviderTransient) -> bool:
+    """Whether ``error`` is the tier's rate limit, not a provider outage (so no fallback)."""
     return error.details.get("reason") == RATE_LIMITED
 
 
@@ -126,6 +132,7 @@ class RateLimitedChat(_Limited):
         self.name = inner.name
 
     def complete(self, request: ChatRequest) -> ChatResult:
+        """Take a call slot of the tier, then complete; ProviderTransient if none comes in time."""
         _take_token(self.limiter, self.wait_seconds, self.name)
         return self.inner.complete(request)
 
@@ -139,5 +146,6 @@ class RateLimitedEmbeddings(_Limited):
         self.name = inner.name
 
     def embed(self, request: EmbedRequest) -> EmbedResult:
+        """Take an embed call slot, then embed; ProviderTransient if none comes in time."""
         _take_token(self.limiter, self.wait_seconds, self.name)
         return self.inner.embed(request)

@@ -15,10 +15,7 @@ reasoning  15 per distinct reasoning/design word ("architecture",   60
            "concurrency", "distributed", ...)
 ========== ======================================================== ======
 
-When the intent parser's complexity (0..100) is given, the score is the larger
-of the two: the parser judges the whole build, the text signals see what the
-parser does not. Adding a message, or a line to a message, never lowers the
-score.
+Adding a message, or a line to a message, never lowers the score.
 """
 
 from __future__ import annotations
@@ -153,19 +150,11 @@ def _clamp_score(value: int) -> int:
     return max(0, min(100, value))
 
 
-def complexity_breakdown(
-    request: CompleteInput, intent_complexity: int | None = None
-) -> dict[str, int]:
+def complexity_breakdown(request: CompleteInput) -> dict[str, int]:
     """The points of each signal behind ``complexity``, for logs and tuning."""
-    breakdown = dict(zip(_SIGNALS, _signal_points(request), strict=True))
-    if intent_complexity is not None:
-        breakdown["intent"] = _clamp_score(intent_complexity)
-    return breakdown
+    return dict(zip(_SIGNALS, _signal_points(request), strict=True))
 
 
-def complexity(request: CompleteInput, intent_complexity: int | None = None) -> int:
+def complexity(request: CompleteInput) -> int:
     """How hard a request looks, 0 (trivial) to 100 (hard); see the module docstring."""
-    score = _clamp_score(sum(_signal_points(request)))
-    if intent_complexity is None:
-        return score
-    return max(score, _clamp_score(intent_complexity))
+    return _clamp_score(sum(_signal_points(request)))

@@ -13,26 +13,14 @@ from typing import TYPE_CHECKING
 
 from grump.errors import BudgetExceeded, UnknownModel, ValidationFailed
 from grump.jobs.models import CompleteInput, RoutingDecision, Tier
-from grump.providers.base import estimate_tokens
-from grump.routing.complexity import complexity, complexity_breakdown
-from grump.routing.pricing import ModelPrice, PriceCatalogue, quantize_money
+from grump.routing.complexity import complexity
+from grump.routing.pricing import ModelPrice, PriceCatalogue, estimate_max_cost
 
 if TYPE_CHECKING:
     from grump.settings import Settings
 
-__all__ = [
-    "AUTO_MODEL",
-    "RoutingPolicy",
-    "baseline_cost",
-    "complexity",
-    "complexity_breakdown",
-    "estimate_max_cost",
-    "route",
-    "routing_savings",
-]
 
 AUTO_MODEL = "auto"
-MESSAGE_OVERHEAD_TOKENS = 4  # role and separators each chat format adds per message
 
 
 @dataclass(frozen=True)
@@ -43,7 +31,6 @@ class RoutingPolicy:
     premium_model: str
     threshold: int = 60
     max_cost_per_request: Decimal | None = None
-    allow_downgrade: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold <= 100:
@@ -52,20 +39,14 @@ class RoutingPolicy:
             raise ValueError("max_cost_per_request must not be negative")
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, allow_downgrade: bool = True) -> RoutingPolicy:
+    def from_settings(cls, settings: Settings) -> RoutingPolicy:
+        """The policy the settings describe (threshold, models, cost cap per request)."""
         return cls(
             economy_model=settings.economy_model,
             premium_model=settings.premium_model,
             threshold=settings.routing_threshold,
             max_cost_per_request=settings.max_cost_per_request,
-            allow_downgrade=allow_downgrade,
         )
-
-
-def estimate_max_cost(price: ModelPrice, request: CompleteInput) -> Decimal:
-    """The most a request can cost on a model: estimated input plus ``max_tokens`` out."""
-    tokens_in = sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
-    return price.cost(tokens_in, request.max_tokens)
 
 
 def _over_limit(
@@ -126,18 +107,17 @@ def route(
     catalogue: PriceCatalogue,
     *,
     budget_left: Decimal | None,
-    intent_complexity: int | None = None,
 ) -> RoutingDecision:
     """Choose the tier and model of a ``complete`` request.
 
     A pinned model (``request.model`` set and not ``"auto"``) is used as is,
     but still has to fit the cost cap and the budget left. Otherwise a score at
     or above the threshold goes premium, unless its estimated maximum cost
-    breaks a bound: then it goes economy when the policy allows a downgrade.
+    breaks a bound: then it goes economy.
     Raises ``BudgetExceeded`` when no allowed choice fits, ``UnknownModel`` for
     a model missing from the catalogue.
     """
-    score = complexity(request, intent_complexity)
+    score = complexity(request)
     if request.model is not None and request.model != AUTO_MODEL:
         return _route_pinned(request, catalogue, policy, budget_left, score)
 
@@ -153,8 +133,6 @@ def route(
                 model=policy.premium_model,
                 reason=f"score>={policy.threshold}",
             )
-        if not policy.allow_downgrade:
-            raise _refuse(policy.premium_model, cost, bound, score)
         reason = f"downgraded:{bound[0]}"
 
     economy = _policy_price(catalogue, policy.economy_model, "routing.economy_model")
@@ -165,19 +143,3 @@ def route(
     return RoutingDecision(
         score=score, tier=Tier.ECONOMY, model=policy.economy_model, reason=reason
     )
-
-
-def baseline_cost(
-    catalogue: PriceCatalogue, premium_model: str, tokens_in: int, tokens_out: int
-) -> Decimal:
-    """What a call would have cost on the premium model with no cache."""
-    return catalogue.price(premium_model).cost(tokens_in, tokens_out)
-
-
-def routing_savings(baseline: Decimal, actual: Decimal) -> Decimal:
-    """Baseline minus actual cost, never below zero.
-
-    A call dearer than the baseline (a pinned expensive model) saved nothing;
-    it is not a negative saving, which a Prometheus counter could not record.
-    """
-    return quantize_money(max(Decimal(0), baseline - actual))

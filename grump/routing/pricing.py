@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from grump.errors import UnknownModel
+from grump.jobs.models import AnyJobRequest, CompleteInput, CompleteJobRequest, EmbedJobRequest
+from grump.money.amounts import quantize_money
+from grump.providers.base import estimate_tokens
 
-MONEY_QUANTUM = Decimal("1e-10")  # ledger precision: NUMERIC(20, 10)
 _MILLION = Decimal(1_000_000)
 PARSER_MODEL = "grump/intent-parser"
-
-
-def quantize_money(amount: Decimal) -> Decimal:
-    return amount.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+MESSAGE_OVERHEAD_TOKENS = 4  # role and separators each chat format adds per message
 
 
 @dataclass(frozen=True)
 class ModelPrice:
+    """One model's entry in the catalogue: who serves it, its kind and tier, its prices."""
+
     model: str
     provider: str
     kind: str
@@ -49,10 +50,13 @@ class ModelPrice:
 
 
 class PriceCatalogue:
+    """Every model grump can price, by name; an unknown one is UnknownModel, never $0."""
+
     def __init__(self, prices: dict[str, ModelPrice]) -> None:
         self._prices = dict(prices)
 
     def price(self, model: str) -> ModelPrice:
+        """The price of ``model``; UnknownModel when the catalogue lacks it."""
         try:
             return self._prices[model]
         except KeyError:
@@ -62,6 +66,7 @@ class PriceCatalogue:
         return model in self._prices
 
     def models(self, kind: str | None = None) -> list[str]:
+        """The catalogue's model names, sorted; only those of ``kind`` when it is given."""
         return sorted(m for m, p in self._prices.items() if kind is None or p.kind == kind)
 
 
@@ -90,3 +95,23 @@ def load_catalogue(override: Path | None = None) -> PriceCatalogue:
     if override is not None:
         prices.update(_read(override.read_text("utf-8")))
     return PriceCatalogue(prices)
+
+
+def estimate_max_cost(price: ModelPrice, request: CompleteInput) -> Decimal:
+    """The most a request can cost on a model: estimated input plus ``max_tokens`` out."""
+    tokens_in = sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
+    return price.cost(tokens_in, request.max_tokens)
+
+
+def estimate_reservation(catalogue: PriceCatalogue, request: AnyJobRequest, model: str) -> Decimal:
+    """The most a job can cost: what submit holds on its budgets.
+
+    A completion may use all of ``max_tokens``; an embedding costs its input
+    tokens; the intent parser costs nothing, so parse jobs never touch a budget.
+    """
+    if isinstance(request, CompleteJobRequest):
+        return estimate_max_cost(catalogue.price(model), request.input)
+    if isinstance(request, EmbedJobRequest):
+        tokens = sum(estimate_tokens(text) for text in request.input.texts)
+        return catalogue.price(model).cost(tokens)
+    return Decimal(0)

@@ -5,7 +5,6 @@ One code path serves both: every operation takes the array module as ``xp``
 
 - ``ops``: L2 normalisation, Matryoshka truncation, int8 and binary quantisation
   (the schemes are documented there)
-- ``search``: exact cosine top-k
 - ``pipeline``: ``postprocess``, what the embed worker runs on each batch
 """
 
@@ -18,7 +17,6 @@ from grump.vectors.ops import (
     truncate_dimensions,
 )
 from grump.vectors.pipeline import ENCODINGS, EncodedBatch, Encoding, postprocess, to_host
-from grump.vectors.search import cosine_top_k
 
 __all__ = [
     "ENCODINGS",
@@ -26,7 +24,6 @@ __all__ = [
     "EncodedBatch",
     "Encoding",
     "array_module",
-    "cosine_top_k",
     "l2_normalize",
     "postprocess",
     "quantize_binary",

@@ -14,12 +14,15 @@ from grump.vectors.device import gpu_utilization
 
 
 class GpuSampler:
+    """The GPU utilisation gauge's reader: NVML at most once every ``every_seconds``."""
+
     def __init__(self, every_seconds: float = 1.0) -> None:
         self._every = every_seconds
         self._last = float("-inf")
         self._lock = threading.Lock()
 
     def after_call(self, texts: int) -> None:
+        """Update the gauge after a provider call, unless it was read within the interval."""
         now = time.monotonic()
         with self._lock:
             if now - self._last < self._every:

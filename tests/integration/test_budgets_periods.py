@@ -18,8 +18,7 @@ from grump.jobs.run import fail_job
 from grump.jobs.submit import submit_job
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope
 from grump.ledger.models import BudgetPeriod, Job
-from grump.money import budgets as budget_rows
-from grump.money import holds
+from grump.money import budgets, holds
 from grump.money.budget_math import Period
 from grump.runtime import Runtime
 from grump.settings import Settings
@@ -74,15 +73,15 @@ def _rows(session: Session) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
 def test_a_job_settles_in_the_period_it_reserved_in(sessions: sessionmaker[Session]) -> None:
     with session_scope(sessions) as session:
         for period in Period:
-            budget_rows.set_budget(
+            budgets.set_budget(
                 session, TENANT, None, period, Decimal("10"), Decimal("0.8"), LAST_INSTANT
             )
         late = _job(session, LAST_INSTANT)
-        budget_rows.reserve(session, late, TENANT, None, Decimal("6"), LAST_INSTANT)
+        budgets.reserve(session, late, TENANT, None, Decimal("6"), LAST_INSTANT)
     with session_scope(sessions) as session:
         # After midnight and after the month's end: the new periods start from zero.
         early = _job(session, MIDNIGHT)
-        budget_rows.reserve(session, early, TENANT, None, Decimal("9"), MIDNIGHT)
+        budgets.reserve(session, early, TENANT, None, Decimal("9"), MIDNIGHT)
         holds.settle(session, late, Decimal("5.5"))
     with sessions() as session:
         assert _rows(session) == {
@@ -95,19 +94,19 @@ def test_a_job_settles_in_the_period_it_reserved_in(sessions: sessionmaker[Sessi
 
 def test_the_instant_of_midnight_belongs_to_the_new_day(sessions: sessionmaker[Session]) -> None:
     with session_scope(sessions) as session:
-        budget_rows.set_budget(
+        budgets.set_budget(
             session, TENANT, None, Period.DAILY, Decimal("1"), Decimal("0.8"), LAST_INSTANT
         )
-        budget_rows.reserve(
+        budgets.reserve(
             session, _job(session, LAST_INSTANT), TENANT, None, Decimal(1), LAST_INSTANT
         )
     with pytest.raises(BudgetExceeded) as refused, session_scope(sessions) as session:
-        budget_rows.reserve(
+        budgets.reserve(
             session, _job(session, LAST_INSTANT), TENANT, None, Decimal("0.01"), LAST_INSTANT
         )
     assert refused.value.details["resets_at"] == MIDNIGHT.isoformat()
     with session_scope(sessions) as session:
-        budget_rows.reserve(session, _job(session, MIDNIGHT), TENANT, None, Decimal(1), MIDNIGHT)
+        budgets.reserve(session, _job(session, MIDNIGHT), TENANT, None, Decimal(1), MIDNIGHT)
     with sessions() as session:
         assert _rows(session)[("daily", "2026-02-01")] == (Decimal(0), Decimal(1))
 
@@ -120,15 +119,13 @@ def test_a_failed_job_releases_its_reservation(money_ledger: str, tmp_path: obje
     celery = create_celery(settings, runtime)
     now = datetime.now(UTC)
     with session_scope(runtime.sessions) as session:
-        budget_rows.set_budget(
-            session, TENANT, None, Period.MONTHLY, Decimal(1), Decimal("0.8"), now
-        )
+        budgets.set_budget(session, TENANT, None, Period.MONTHLY, Decimal(1), Decimal("0.8"), now)
     request = CompleteJobRequest.model_validate(
         {"kind": "complete", "input": {"messages": [{"role": "user", "content": "hi"}]}}
     )
     job = submit_job(runtime, celery, TENANT, request).job
     with runtime.sessions() as session:
-        assert budget_rows.budget_left(session, TENANT, None, now + timedelta(seconds=1)) == (
+        assert budgets.budget_left(session, TENANT, None, now + timedelta(seconds=1)) == (
             Decimal(1) - job.reserved_cost
         )
     assert fail_job(runtime, job.id, ProviderError("refused"))

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from grump.budgets import estimate_reservation
 from grump.celery.app import create_celery
 from grump.errors import BudgetExceeded
 from grump.jobs.models import CompleteJobRequest
@@ -19,8 +18,9 @@ from grump.jobs.run import Step, process_job
 from grump.jobs.submit import submit_job
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope, utcnow
 from grump.ledger.models import BudgetPeriod, CostEvent, Job
-from grump.money import budgets as budget_rows
+from grump.money import budgets
 from grump.money.budget_math import Period
+from grump.routing.pricing import estimate_reservation
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.integration.money_fixtures import money_ledger  # noqa: F401
@@ -76,7 +76,7 @@ def test_exactly_the_room_is_accepted_and_settles_to_the_cent(runtime: Runtime) 
         for i in range(SUBMITS)
     )
     with session_scope(runtime.sessions) as session:
-        budget_rows.set_budget(
+        budgets.set_budget(
             session, TENANT, None, Period.DAILY, each * ROOM, Decimal("0.8"), utcnow()
         )
 

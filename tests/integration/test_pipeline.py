@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from grump.api.app import create_app
 from grump.celery.app import create_celery
 from grump.celery.queues import ALL_QUEUES, redis_priority_keys
-from grump.celery.tasks.maintenance import requeue_stuck_jobs
+from grump.jobs.requeue import requeue_stuck_jobs
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.keys import create_api_key
 from grump.ledger.models import CostEvent, Job

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from grump.celery.queues import WORKER_PROFILES, WorkerKind, redis_priority_keys
+from grump.celery.profiles import WORKER_PROFILES, WorkerKind
+from grump.celery.queues import redis_priority_keys
 from grump.settings import Settings
 
 from .support import (

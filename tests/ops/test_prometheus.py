@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from grump import metrics as grump_metrics
+from grump import metrics
 
 from .support import (
     HISTOGRAMS,
@@ -40,7 +40,7 @@ def alert_rules() -> list[dict[str, Any]]:
 def grump_metric_families() -> dict[str, tuple[str, frozenset[str]]]:
     """Exposed name -> (type, labels) of every metric grump.metrics defines."""
     families = {}
-    for value in vars(grump_metrics).values():
+    for value in vars(metrics).values():
         # _name, _type and _labelnames are what prometheus_client exposes; no public API.
         name = getattr(value, "_name", None)
         kind = getattr(value, "_type", None)

@@ -1,4 +1,4 @@
-"""Budget periods, reservation checks and alert crossings."""
+"""Budget periods, a budget's figures and the fields of a refusal."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from hypothesis import strategies as st
 from grump.money.budget_math import (
     BudgetState,
     Period,
-    can_reserve,
-    crossed_alert,
     exceeded_details,
-    next_reset,
     period_bounds,
 )
 
@@ -101,37 +98,6 @@ def test_every_instant_lies_in_its_period_and_periods_tile(at: datetime, period:
         assert start.day == 1 and end.day == 1
 
 
-def test_next_reset_is_the_end_of_the_period() -> None:
-    assert next_reset(Period.MONTHLY, utc(2024, 2, 10)) == utc(2024, 3, 1)
-    assert next_reset(Period.DAILY, utc(2024, 2, 10, 5)) == utc(2024, 2, 11)
-
-
-# can_reserve
-
-
-@pytest.mark.parametrize(
-    ("spent", "reserved", "amount", "allowed"),
-    [
-        ("2.00", "1.00", "6.99", True),
-        ("2.00", "1.00", "7.00", True),  # exactly reaching the limit is allowed
-        ("2.00", "1.00", "7.0000000001", False),  # one ledger quantum over is not
-        ("10.00", "0", "0", True),
-        ("9.50", "0.60", "0", False),  # already over (settled above the estimate)
-    ],
-)
-def test_a_reservation_must_fit_under_the_limit(
-    spent: str, reserved: str, amount: str, allowed: bool
-) -> None:
-    state = BudgetState(limit=Decimal("10.00"), spent=Decimal(spent), reserved=Decimal(reserved))
-    assert can_reserve(state, Decimal(amount)) is allowed
-
-
-def test_a_negative_reservation_is_a_bug() -> None:
-    state = BudgetState(limit=Decimal(10), spent=Decimal(0), reserved=Decimal(0))
-    with pytest.raises(ValueError):
-        can_reserve(state, Decimal("-1"))
-
-
 def test_state_reports_used_and_available() -> None:
     state = BudgetState(limit=Decimal("10"), spent=Decimal("7.5"), reserved=Decimal("1.25"))
     assert state.used == Decimal("8.75")
@@ -139,42 +105,6 @@ def test_state_reports_used_and_available() -> None:
     over = BudgetState(limit=Decimal("10"), spent=Decimal("11"), reserved=Decimal(0))
     assert over.available == 0
     assert state.alert_threshold == Decimal("0.80")
-
-
-# crossed_alert
-
-
-@pytest.mark.parametrize(
-    ("before", "after", "crossed"),
-    [
-        ("7.99", "8.00", True),  # landing exactly on the line alerts
-        ("7.00", "9.50", True),
-        ("0", "12", True),  # jumping past the limit still alerts once
-        ("8.00", "8.50", False),  # already alerted this period
-        ("8.50", "9.00", False),
-        ("1.00", "7.99", False),
-        ("9.00", "7.00", False),  # a release that goes back down never alerts
-    ],
-)
-def test_an_alert_fires_only_on_the_change_that_crosses_the_line(
-    before: str, after: str, crossed: bool
-) -> None:
-    limit, threshold = Decimal("10.00"), Decimal("0.80")
-    assert crossed_alert(Decimal(before), Decimal(after), limit, threshold) is crossed
-
-
-@given(
-    steps=st.lists(
-        st.decimals(min_value=0, max_value=5, places=4, allow_nan=False), min_size=1, max_size=40
-    )
-)
-def test_rising_use_alerts_at_most_once_per_period(steps: list[Decimal]) -> None:
-    limit, threshold = Decimal("20"), Decimal("0.8")
-    used, alerts = Decimal(0), 0
-    for amount in steps:
-        alerts += crossed_alert(used, used + amount, limit, threshold)
-        used += amount
-    assert alerts == (1 if used >= Decimal(16) else 0)
 
 
 # exceeded_details

@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 
 from grump import metrics
-from grump.budgets import check_budgets
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
-from grump.money import budgets as budget_rows
-from grump.money import holds
+from grump.money import budgets, holds
+from grump.money.alerts import check_budgets
 from grump.money.budget_math import Period
 from tests.conftest import Api, local_settings
 
@@ -98,15 +97,13 @@ def _spend(api: Api, amount: str, at: datetime = NOW) -> None:
         )
         session.add(job)
         session.flush()
-        budget_rows.reserve(session, job.id, "tenant-a", None, Decimal(amount), at)
+        budgets.reserve(session, job.id, "tenant-a", None, Decimal(amount), at)
         holds.settle(session, job.id, Decimal(amount))
 
 
 def _budget(api: Api, limit: str = "10", period: Period = Period.DAILY) -> None:
     with session_scope(api.runtime.sessions) as session:
-        budget_rows.set_budget(
-            session, "tenant-a", None, period, Decimal(limit), Decimal("0.8"), NOW
-        )
+        budgets.set_budget(session, "tenant-a", None, period, Decimal(limit), Decimal("0.8"), NOW)
 
 
 def _alerts_counted(period: str) -> float:
@@ -158,6 +155,6 @@ def test_a_failed_webhook_is_retried_not_lost(hooked: Api, webhook: Webhook) -> 
 def test_without_a_webhook_alerts_are_logged(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     _budget(api, "1")
     _spend(api, "0.9")
-    with caplog.at_level("WARNING", logger="grump.budgets"):
+    with caplog.at_level("WARNING", logger="grump.money.alerts"):
         assert check_budgets(api.runtime, NOW) == 1
     assert "daily budget of tenant-a passed 80%" in caplog.text

@@ -18,14 +18,14 @@ import pytest
 from kombu.transport.redis import QoS as RedisQoS
 from sqlalchemy import func, select
 
-from grump.celery.queues import EMBED_JOBS_TASK, EMBED_QUEUE, PARSE_QUEUE, RUN_JOB_TASK
+from grump.celery.queues import EMBED_QUEUE, PARSE_QUEUE
+from grump.celery.task_names import EMBED_JOBS_TASK, RUN_JOB_TASK
 from grump.celery.tasks.batch_acks import acknowledge_together
-from grump.celery.tasks.embed_jobs import messages_of
+from grump.celery.tasks.embed import messages_of
 from grump.jobs.batch_rows import claim_many, finish_many
 from grump.jobs.embed.batch import process_embed_batch
 from grump.jobs.enqueue import task_for
-from grump.jobs.models import EmbedJobRequest
-from grump.jobs.rows import Outcome
+from grump.jobs.models import EmbedJobRequest, Outcome
 from grump.jobs.submit import submit_job
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import BudgetPeriod, CostEvent, Job

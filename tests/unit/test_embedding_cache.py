@@ -11,10 +11,10 @@ from grump.jobs.embed.cache import (
     MemoryVectorCache,
     NoVectorCache,
     RedisVectorCache,
-    cache_client,
     make_vector_cache,
     text_key,
 )
+from grump.runtime import Runtime, redis_client
 from grump.settings import Settings
 from tests.services import free_port
 
@@ -52,15 +52,15 @@ def test_memory_cache_is_bounded() -> None:
 
 
 def test_an_unreachable_redis_reads_as_misses_and_skips_writes() -> None:
-    cache = RedisVectorCache(cache_client(f"redis://127.0.0.1:{free_port()}/0"), ttl_seconds=60)
+    cache = RedisVectorCache(redis_client(f"redis://127.0.0.1:{free_port()}/0"), ttl_seconds=60)
     cache.put_many({"k": np.ones(2, np.float32)})
     assert cache.get_many(["k", "j"]) == [None, None]
 
 
 def test_the_cache_in_use_follows_the_settings(tmp_path: Path) -> None:
-    local = Settings(data_dir=tmp_path)
-    shared = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")
-    off = Settings(data_dir=tmp_path, embed_cache_ttl_seconds=0)
-    assert isinstance(make_vector_cache(local), MemoryVectorCache)
-    assert isinstance(make_vector_cache(shared), RedisVectorCache)
-    assert isinstance(make_vector_cache(off), NoVectorCache)
+    local = Runtime(Settings(data_dir=tmp_path))
+    shared = Runtime(Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0"))
+    off = Runtime(Settings(data_dir=tmp_path, embed_cache_ttl_seconds=0))
+    assert isinstance(make_vector_cache(local.settings, local.redis), MemoryVectorCache)
+    assert isinstance(make_vector_cache(shared.settings, shared.redis), RedisVectorCache)
+    assert isinstance(make_vector_cache(off.settings, off.redis), NoVectorCache)

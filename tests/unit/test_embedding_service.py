@@ -19,8 +19,7 @@ from grump.errors import ProviderError, ProviderTransient
 from grump.jobs.embed.batcher import BatchLimits
 from grump.jobs.embed.cache import MemoryVectorCache, NoVectorCache, VectorCache
 from grump.jobs.embed.service import EmbedService
-from grump.jobs.models import EmbedInput
-from grump.jobs.rows import Outcome
+from grump.jobs.models import EmbedInput, Outcome
 from grump.providers.base import EmbedRequest
 from grump.providers.http import RetryPolicy
 from grump.providers.nim import NimEmbeddings
@@ -72,12 +71,16 @@ def job(*texts: str, **fields: Any) -> EmbedInput:
     return EmbedInput(texts=list(texts), dimensions=fields.pop("dimensions", 32), **fields)
 
 
+def embed_one(service: EmbedService, tenant: str, payload: EmbedInput) -> Outcome:
+    return service.collect(service.start(tenant, payload, MODEL))
+
+
 def run_together(
     service: EmbedService, payloads: Sequence[EmbedInput], tenant: str = "acme"
 ) -> list[Outcome | BaseException]:
     def one(payload: EmbedInput) -> Outcome | BaseException:
         try:
-            return service.run(tenant, payload, MODEL)
+            return embed_one(service, tenant, payload)
         except Exception as exc:
             return exc
 
@@ -167,10 +170,10 @@ def test_a_failed_call_fails_only_the_jobs_in_it(nim: FakeNim) -> None:
 
 def test_cached_texts_are_free_and_record_their_saving(nim: FakeNim) -> None:
     service = service_for(nim, cache=MemoryVectorCache(100, 60), wait=0.001)
-    first = service.run("acme", job("alpha", "beta"), MODEL)
-    again = service.run("acme", job("alpha", "beta"), MODEL)
-    mixed = service.run("acme", job("beta", "gamma", "alpha"), MODEL)
-    other_tenant = service.run("globex", job("alpha"), MODEL)
+    first = embed_one(service, "acme", job("alpha", "beta"))
+    again = embed_one(service, "acme", job("alpha", "beta"))
+    mixed = embed_one(service, "acme", job("beta", "gamma", "alpha"))
+    other_tenant = embed_one(service, "globex", job("alpha"))
     service.close()
     assert embeddings_call_texts(nim) == [["alpha", "beta"], ["gamma"], ["alpha"]]
     assert again.cost == 0 and again.tokens_in == 0 and again.cached
@@ -184,7 +187,7 @@ def test_cached_texts_are_free_and_record_their_saving(nim: FakeNim) -> None:
 def test_a_job_larger_than_one_call_is_split_and_kept_in_order(nim: FakeNim) -> None:
     payload = job(*(f"text number {i}" for i in range(11)))
     service = service_for(nim, max_texts=4, wait=0.001)
-    outcome = service.run("acme", payload, MODEL)
+    outcome = embed_one(service, "acme", payload)
     service.close()
     # Two calls may be in flight at once, so the fake can log them in either order.
     assert sorted(len(c) for c in embeddings_call_texts(nim)) == [3, 4, 4]

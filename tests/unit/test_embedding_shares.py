@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grump.jobs.embed.shares import largest_remainder, occurrence_weights, split_money
-from grump.routing.pricing import MONEY_QUANTUM
+from grump.money.amounts import MONEY_QUANTUM
 
 weights_st = st.lists(st.fractions(min_value=0, max_value=1000), min_size=1, max_size=40)
 

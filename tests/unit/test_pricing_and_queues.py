@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grump.celery.queues import (
-    ALL_QUEUES,
-    WORKER_PROFILES,
-    WorkerKind,
-    celery_priority,
-    redis_priority_keys,
-)
+from grump.celery.profiles import WORKER_PROFILES, WorkerKind
+from grump.celery.queues import ALL_QUEUES, celery_priority, redis_priority_keys
 from grump.errors import UnknownModel
 from grump.routing.pricing import load_catalogue
 

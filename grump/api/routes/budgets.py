@@ -17,10 +17,10 @@ from grump.api.deps import Principal, RuntimeDep, require_admin
 from grump.api.responses import ERROR_RESPONSES
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.money_units import MAX_USD
-from grump.money import budgets as budget_rows
+from grump.money import budgets
+from grump.money.amounts import quantize_money
 from grump.money.budget_math import Period
 from grump.money.reports import BudgetHealth, BudgetStatusRow
-from grump.routing.pricing import quantize_money as q
 
 router = APIRouter(prefix="/v1/budgets", tags=["budgets"], responses=ERROR_RESPONSES)
 
@@ -29,6 +29,8 @@ UserQuery = Annotated[str | None, Query(max_length=200, description="a user's ow
 
 
 class BudgetIn(BaseModel):
+    """A budget to set: its limit per period and, optionally, the share of it that alerts."""
+
     limit: Decimal = Field(ge=0, le=MAX_USD, description="USD per period")
     alert_threshold: Decimal | None = Field(
         None, gt=0, le=1, description="share of the limit that alerts; default from settings"
@@ -36,6 +38,8 @@ class BudgetIn(BaseModel):
 
 
 class BudgetView(BaseModel):
+    """A budget and where it stands in its current period."""
+
     tenant: str
     user: str | None
     period: Period
@@ -49,7 +53,8 @@ class BudgetView(BaseModel):
     health: BudgetHealth
 
     @classmethod
-    def of(cls, status: budget_rows.BudgetStatus) -> BudgetView:
+    def of(cls, status: budgets.BudgetStatus) -> BudgetView:
+        """The view of a budget's status, with money quantised and its health worked out."""
         row = BudgetStatusRow(
             scope=status.scope,
             period=status.period.value,
@@ -62,11 +67,11 @@ class BudgetView(BaseModel):
             tenant=status.tenant,
             user=status.user,
             period=status.period,
-            limit=q(status.limit),
-            alert_threshold=q(status.alert_threshold),
-            spent=q(status.spent),
-            reserved=q(status.reserved),
-            available=q(status.state.available),
+            limit=quantize_money(status.limit),
+            alert_threshold=quantize_money(status.alert_threshold),
+            spent=quantize_money(status.spent),
+            reserved=quantize_money(status.reserved),
+            available=quantize_money(status.state.available),
             period_start=status.start,
             resets_at=status.end,
             health=row.health,
@@ -74,13 +79,16 @@ class BudgetView(BaseModel):
 
 
 class BudgetList(BaseModel):
+    """A tenant's budgets, its users' included."""
+
     items: list[BudgetView]
 
 
 def tenant_budgets(runtime: RuntimeDep, tenant: str) -> BudgetList:
+    """Every budget of ``tenant`` (its own and its users'), as each stands now."""
     now = utcnow()
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        statuses = budget_rows.tenant_statuses(session, tenant, now)
+        statuses = budgets.tenant_statuses(session, tenant, now)
     return BudgetList(items=[BudgetView.of(s) for s in statuses])
 
 
@@ -93,16 +101,18 @@ def put_budget(
     runtime: RuntimeDep,
     user: UserQuery = None,
 ) -> BudgetView:
+    """Create or change a tenant's budget for a period (a user's with ``user``), applying at once to the current period."""
     now = utcnow()
     threshold = body.alert_threshold or runtime.settings.budget_alert_threshold
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        budget = budget_rows.set_budget(session, tenant, user, period, body.limit, threshold, now)
-        (status,) = budget_rows.statuses_for(session, [budget], now)
+        budget = budgets.set_budget(session, tenant, user, period, body.limit, threshold, now)
+        (status,) = budgets.statuses_for(session, [budget], now)
     return BudgetView.of(status)
 
 
 @router.get("/{tenant}", response_model=BudgetList)
 def get_budgets(tenant: str, _: AdminDep, runtime: RuntimeDep) -> BudgetList:
+    """List a tenant's budgets and its users', with what each has spent and holds this period."""
     return tenant_budgets(runtime, tenant)
 
 
@@ -110,6 +120,7 @@ def get_budgets(tenant: str, _: AdminDep, runtime: RuntimeDep) -> BudgetList:
 def delete_budget(
     tenant: str, period: Period, _: AdminDep, runtime: RuntimeDep, user: UserQuery = None
 ) -> Response:
+    """Remove a tenant's budget for a period, or a user's with ``user``, with its history."""
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        budget_rows.delete_budget(session, tenant, user, period)
+        budgets.delete_budget(session, tenant, user, period)
     return Response(status_code=204)

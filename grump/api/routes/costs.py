@@ -18,8 +18,8 @@ from grump.api.routes.budgets import BudgetList, tenant_budgets
 from grump.errors import ValidationFailed
 from grump.ledger.db import session_scope, utcnow
 from grump.money import costs
+from grump.money.amounts import quantize_money
 from grump.money.sums import Sums
-from grump.routing.pricing import quantize_money
 
 router = APIRouter(prefix="/v1/costs", tags=["costs"], responses=ERROR_RESPONSES)
 
@@ -29,6 +29,8 @@ TOP_USERS = 5
 
 
 class CostLine(BaseModel):
+    """Spending of one group (or the total): requests, tokens, cost, and what the cache and routing saved against the baseline."""
+
     key: str
     requests: int
     tokens_in: int
@@ -40,6 +42,7 @@ class CostLine(BaseModel):
 
     @classmethod
     def of(cls, key: str, sums: Sums) -> CostLine:
+        """The line for a group's sums, with money quantised."""
         return cls(
             key=key,
             requests=sums.requests,
@@ -53,6 +56,8 @@ class CostLine(BaseModel):
 
 
 class CostSummary(BaseModel):
+    """A tenant's spending over a window, in total and per group."""
+
     tenant: str
     start: datetime
     end: datetime
@@ -93,22 +98,29 @@ def summary(
 
 @router.get("/budget-status", response_model=BudgetList)
 def budget_status(principal: PrincipalDep, runtime: RuntimeDep) -> BudgetList:
+    """Your tenant's budgets, and its users', with what each has spent and holds this period."""
     return tenant_budgets(runtime, principal.tenant)
 
 
 class ThresholdLine(BaseModel):
+    """What the window's routed jobs would have cost at one routing threshold, and the saving."""
+
     threshold: int
     cost: Decimal
     saving: Decimal
 
 
 class UserLine(BaseModel):
+    """One of the users who spent most, with their share of the tenant's spending."""
+
     user: str
     cost: Decimal
     share: Decimal
 
 
 class CacheLine(BaseModel):
+    """How often one kind of job was answered from the cache."""
+
     kind: str
     requests: int
     hits: int
@@ -116,6 +128,8 @@ class CacheLine(BaseModel):
 
 
 class Recommendations(BaseModel):
+    """Advice drawn from a tenant's recent ledger: routing thresholds, top users and cache use."""
+
     tenant: str
     start: datetime
     end: datetime

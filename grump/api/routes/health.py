@@ -8,7 +8,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from grump.api.deps import RuntimeDep
-from grump.health import redis_reachable
 from grump.metrics_server import exposition_registry, refresh_queue_depth
 
 router = APIRouter(tags=["health"])
@@ -16,11 +15,13 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
+    """Answer 200 while the process is up, whatever the state of the services it needs."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", responses={503: {"description": "a service grump needs is down"}})
 def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """Whether the database and every Redis grump uses answer, with 503 and Retry-After when one does not."""
     checks: dict[str, str] = {}
     try:
         with runtime.engine.connect() as connection:
@@ -28,8 +29,8 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
-    for name, url in runtime.redis_urls().items():
-        checks[name] = "ok" if redis_reachable(url) else "unreachable"
+    for name, reachable in runtime.redis_reachable().items():
+        checks[name] = "ok" if reachable else "unreachable"
     ready = all(v == "ok" for v in checks.values())
     headers = None if ready else {"Retry-After": str(runtime.settings.retry_after_seconds)}
     return JSONResponse(
@@ -41,6 +42,7 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(runtime: RuntimeDep) -> Response:
-    refresh_queue_depth(runtime.settings.broker_url)
+    """The Prometheus metrics of the API, with the queue depths read fresh from the broker."""
+    refresh_queue_depth(runtime.broker_redis)
     # Under `grump api --workers N` this sums the counters of all N processes.
     return Response(generate_latest(exposition_registry()), media_type=CONTENT_TYPE_LATEST)

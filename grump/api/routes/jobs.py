@@ -14,7 +14,7 @@ from grump.api.deps import CeleryDep, PrincipalDep, RuntimeDep
 from grump.api.responses import ERROR_RESPONSES
 from grump.api.schemas import BatchAnswer, BatchItem, BatchSubmit, JobPage, JobView
 from grump.errors import Conflict, NotFound, RequestError, ValidationFailed
-from grump.jobs import rows as ledger
+from grump.jobs import rows
 from grump.jobs.models import JobKind, JobRequest, JobStatus
 from grump.jobs.submit import submit_job
 from grump.ledger.db import session_scope
@@ -38,6 +38,7 @@ def submit(
     celery: CeleryDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JobView:
+    """Queue one job, or answer with the identical job already in flight or the one made under the same ``Idempotency-Key``."""
     done = submit_job(runtime, celery, principal.tenant, request, idempotency_key)
     return JobView.of(done.job, coalesced=done.coalesced)
 
@@ -46,6 +47,7 @@ def submit(
 def submit_batch(
     batch: BatchSubmit, principal: PrincipalDep, runtime: RuntimeDep, celery: CeleryDep
 ) -> BatchAnswer:
+    """Queue several jobs at once; each item answers with its job or its own error, by index."""
     limit = runtime.settings.max_jobs_per_batch
     if len(batch.jobs) > limit:
         raise ValidationFailed("jobs", f"at most {limit} jobs per batch")
@@ -63,8 +65,9 @@ def submit_batch(
 
 @router.get("/jobs/{job_id}", response_model=JobView)
 def read(job_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> JobView:
+    """Read one of your jobs, with its result once it has one."""
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        return JobView.of(ledger.get_job(session, principal.tenant, _job_id(job_id)))
+        return JobView.of(rows.get_job(session, principal.tenant, _job_id(job_id)))
 
 
 def _encode_cursor(job: Job) -> str:
@@ -91,6 +94,7 @@ def list_jobs(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JobPage:
+    """List your jobs, newest first, a page at a time, optionally filtered by status, kind, user or session."""
     query = select(Job).where(Job.tenant == principal.tenant)
     if status is not None:
         query = query.where(Job.status == status.value)
@@ -112,10 +116,11 @@ def list_jobs(
 
 @router.delete("/jobs/{job_id}", response_model=JobView)
 def cancel(job_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> JobView:
+    """Cancel one of your jobs while it is still queued; a job already started or finished is a conflict."""
     ident = _job_id(job_id)
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        if not ledger.cancel(session, principal.tenant, ident):
-            job = ledger.get_job(session, principal.tenant, ident)
+        if not rows.cancel(session, principal.tenant, ident):
+            job = rows.get_job(session, principal.tenant, ident)
             raise Conflict(f"job {ident} is {job.status}; only queued jobs can be cancelled")
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        return JobView.of(ledger.get_job(session, principal.tenant, ident))
+        return JobView.of(rows.get_job(session, principal.tenant, ident))

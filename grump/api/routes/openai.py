@@ -48,6 +48,7 @@ _Request = TypeVar("_Request", CompleteJobRequest, EmbedJobRequest)
 def openai_error(
     status: int, message: str, code: str, param: str | None = None, **headers: str
 ) -> JSONResponse:
+    """An error answer in OpenAI's shape, its ``type`` taken from the status."""
     kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
     body = {"error": {"message": message, "type": kind, "code": code, "param": param}}
     return JSONResponse(body, status_code=status, headers=headers or None)
@@ -66,6 +67,7 @@ class OpenAIRoute(APIRoute):
     """Every failure of these routes, dependencies included, in OpenAI's error shape."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, answering validation, grump and HTTP errors in OpenAI's shape."""
         handler = super().get_route_handler()
 
         async def answer(request: Request) -> Response:
@@ -94,15 +96,20 @@ class _Body(BaseModel):
 
 
 class TextPart(BaseModel):
+    """One text part of a message's content."""
+
     type: Literal["text"]
     text: str
 
 
 class ChatMessageIn(BaseModel):
+    """One chat message as OpenAI's clients send it: a role and text, whole or in parts."""
+
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[TextPart]
 
     def as_grump(self) -> dict[str, str]:
+        """The message as a grump job takes it: text in one piece, ``developer`` as ``system``."""
         text = (
             self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
         )
@@ -110,6 +117,8 @@ class ChatMessageIn(BaseModel):
 
 
 class ChatCompletionBody(_Body):
+    """An OpenAI chat completion request; ``model: "auto"`` lets grump route."""
+
     model: str = AUTO_MODEL
     messages: list[ChatMessageIn] = Field(min_length=1)
     max_tokens: int | None = None
@@ -121,6 +130,8 @@ class ChatCompletionBody(_Body):
 
 
 class EmbeddingsBody(_Body):
+    """An OpenAI embeddings request; ``model: "auto"`` uses grump's embedding model."""
+
     model: str = AUTO_MODEL
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
@@ -188,6 +199,7 @@ def _headers(job: Job) -> dict[str, str]:
 def chat_completions(
     body: ChatCompletionBody, principal: PrincipalDep, runtime: RuntimeDep, celery: CeleryDep
 ) -> JSONResponse:
+    """Create a chat completion, run as a grump job and answered in OpenAI's shape once it finishes."""
     _refuse_unsupported(body)
     grump_input: dict[str, Any] = {"messages": [m.as_grump() for m in body.messages]}
     # `is None`, not `or`: max_completion_tokens=0 must be refused, not mean "unset".
@@ -209,6 +221,7 @@ def chat_completions(
 
 
 def chat_completion_json(job: Job) -> dict[str, Any]:
+    """A succeeded completion job as OpenAI's ``chat.completion`` object."""
     result = job.result or {}
     usage = result.get("usage") or {}
     prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
@@ -238,6 +251,7 @@ def chat_completion_json(job: Job) -> dict[str, Any]:
 def embeddings(
     body: EmbeddingsBody, principal: PrincipalDep, runtime: RuntimeDep, celery: CeleryDep
 ) -> JSONResponse:
+    """Create embeddings, run as a grump job and answered in OpenAI's shape once it finishes."""
     texts = [body.input] if isinstance(body.input, str) else list(body.input)
     grump_input: dict[str, Any] = {"texts": texts, "input_type": body.input_type}
     if body.model != AUTO_MODEL:
@@ -253,6 +267,7 @@ def embeddings(
 
 
 def embeddings_json(job: Job, encoding_format: str) -> dict[str, Any]:
+    """A succeeded embed job as OpenAI's embeddings list, each vector as floats or base64."""
     vectors: list[list[float]] = (job.result or {}).get("embeddings", [])
     data = [
         {"object": "embedding", "index": i, "embedding": _encode_vector(v, encoding_format)}

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import TYPE_CHECKING
 
-from grump.cache.warm import register_cache
-from grump.celery.tasks.beat import register_money
-from grump.celery.tasks.embed_jobs import register_embed_jobs
-from grump.celery.tasks.maintenance import register_maintenance
-from grump.celery.tasks.run_job import register_run_job
+if TYPE_CHECKING:
+    from grump.celery.app import GrumpCelery
 
 
-def register_tasks(app: Celery) -> None:
+def register_tasks(app: GrumpCelery) -> None:
+    """Register every task grump runs on ``app``: the job tasks and beat's."""
+    from grump.celery.tasks.beat import register_beat_tasks
+    from grump.celery.tasks.embed import register_embed_jobs
+    from grump.celery.tasks.run_job import register_run_job
+
     register_run_job(app)
     register_embed_jobs(app)
-    register_maintenance(app)
-    register_cache(app)
-    register_money(app)
+    register_beat_tasks(app)

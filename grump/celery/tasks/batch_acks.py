@@ -28,9 +28,12 @@ log = logging.getLogger(__name__)
 
 
 class AckTogetherBatches(Batches):  # type: ignore[misc]
+    """The gpu worker's batch task base: a batch's acks_late messages are acknowledged together."""
+
     abstract = True
 
     def flush(self, requests: Collection[Any]) -> Any:
+        """Run ``requests`` as one batch in the pool; acks_late ones are acknowledged together."""
         early = [r for r in requests if not r.task.acks_late]
         late = [r for r in requests if r.task.acks_late]
         batch = ([SimpleRequest.from_request(r) for r in requests],)

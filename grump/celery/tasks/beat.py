@@ -1,57 +1,51 @@
-"""Beat's money tasks, on the maintenance queue: budget alerts, cost rollups, cost reports."""
+"""Beat's tasks, on the maintenance queue: requeues, budget alerts, rollups, reports, cache warming.
+
+Each task is a line: the work lives in the library, the task records that beat
+is alive (``grump_beat_heartbeat``) once it ran.
+"""
 
 from __future__ import annotations
 
-import logging
 import time
-
-from celery import Celery
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from grump import metrics
-from grump.budgets import check_budgets
-from grump.celery.schedule import CHECK_BUDGETS_TASK, ROLLUP_COSTS_TASK, SEND_COST_REPORTS_TASK
-from grump.ledger.db import session_scope, utcnow
+from grump.cache.warm import warm_cache
+from grump.celery.task_names import (
+    CHECK_BUDGETS_TASK,
+    REQUEUE_STUCK_TASK,
+    ROLLUP_COSTS_TASK,
+    SEND_COST_REPORTS_TASK,
+    WARM_CACHE_TASK,
+)
+from grump.jobs.requeue import requeue_stuck_jobs
+from grump.money.alerts import check_budgets
 from grump.money.reports.deliver import send_cost_reports
-from grump.money.rollups import rollup_costs
-from grump.runtime import Runtime
+from grump.money.rollups import run_rollup
 
-log = logging.getLogger(__name__)
-
-
-def run_rollup(runtime: Runtime) -> int:
-    """Fold new cost events into the rollups; returns how many were folded."""
-    started = time.perf_counter()
-    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        run = rollup_costs(session, utcnow())
-    if run.events:
-        log.info(
-            "rolled up %d cost events into %d buckets in %.2fs (watermark %d)",
-            run.events,
-            run.buckets,
-            time.perf_counter() - started,
-            run.watermark,
-        )
-    return run.events
+if TYPE_CHECKING:
+    from grump.celery.app import GrumpCelery
 
 
-def register_money(app: Celery) -> None:
-    from grump.celery.app import runtime_of
+def register_beat_tasks(app: GrumpCelery) -> None:
+    """Register beat's five tasks on ``app``."""
 
-    # shared=False: a shared task would be bound to the first app made in the process.
-    @app.task(name=CHECK_BUDGETS_TASK, shared=False)
-    def check_budgets_task() -> int:
-        alerts = check_budgets(runtime_of(app))
-        metrics.BEAT_HEARTBEAT.set(time.time())
-        return alerts
+    def task(name: str, work: Callable[[], Any]) -> None:
+        def run() -> Any:
+            result = work()
+            metrics.BEAT_HEARTBEAT.set(time.time())
+            return result
 
-    @app.task(name=ROLLUP_COSTS_TASK, shared=False)
-    def rollup_costs_task() -> int:
-        folded = run_rollup(runtime_of(app))
-        metrics.BEAT_HEARTBEAT.set(time.time())
-        return folded
+        # shared=False: a shared task would be bound to the first app made in the process.
+        app.task(name=name, shared=False)(run)
 
-    @app.task(name=SEND_COST_REPORTS_TASK, shared=False)
-    def send_cost_reports_task() -> list[str]:
-        written = send_cost_reports(runtime_of(app))
-        metrics.BEAT_HEARTBEAT.set(time.time())
-        return [str(path) for path in written]
+    def warm() -> dict[str, Any]:
+        report = warm_cache(app.runtime, app)
+        return {**report.__dict__, "estimated_usd": str(report.estimated_usd)}
+
+    task(REQUEUE_STUCK_TASK, lambda: requeue_stuck_jobs(app.runtime, app))
+    task(CHECK_BUDGETS_TASK, lambda: check_budgets(app.runtime))
+    task(ROLLUP_COSTS_TASK, lambda: run_rollup(app.runtime))
+    task(SEND_COST_REPORTS_TASK, lambda: [str(p) for p in send_cost_reports(app.runtime)])
+    task(WARM_CACHE_TASK, warm)

@@ -14,21 +14,22 @@ ledger and ``requeue_stuck_jobs`` enqueues it again after its deadline.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
-import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
-
-from grump.celery.queues import EMBED_JOBS_TASK, EMBED_QUEUE, api_priority
-from grump.celery.tasks.run_job import backoff_seconds
+from grump.backoff import backoff_seconds
+from grump.celery.queues import EMBED_QUEUE, api_priority
+from grump.celery.task_names import EMBED_JOBS_TASK
+from grump.celery.tasks.run_job import RETRY_BASE_SECONDS, retry_cap
 from grump.errors import BrokerUnavailable, DatabaseUnavailable
 from grump.jobs.embed.batch import BatchReport, Retry, process_embed_batch
 from grump.jobs.embed.lanes import Lanes
 from grump.jobs.enqueue import publish_job
+
+if TYPE_CHECKING:
+    from grump.celery.app import GrumpCelery
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +48,16 @@ def messages_of(requests: Sequence[Any]) -> dict[uuid.UUID, int]:
     return messages
 
 
-def run_embed_batch(app: Celery, messages: dict[uuid.UUID, int]) -> BatchReport:
-    from grump.celery.app import runtime_of
-
-    runtime = runtime_of(app)
+def run_embed_batch(app: GrumpCelery, messages: dict[uuid.UUID, int]) -> BatchReport:
+    """Run one merged batch of embed jobs, then publish again those to retry."""
+    runtime = app.runtime
     try:
         report = process_embed_batch(runtime, list(messages))
     except DatabaseUnavailable as exc:
         # Nothing was claimed: every job goes round again after a pause.
         log.warning("embed batch of %d: %s; publishing again", len(messages), exc.message)
         report = BatchReport(retry=[Retry(i, EMBED_QUEUE, p, 1) for i, p in messages.items()])
-    cap = min(60.0, runtime.settings.visibility_timeout_seconds / 2)
+    cap = retry_cap(runtime.settings.visibility_timeout_seconds)
     for retry in report.retry:
         try:
             publish_job(
@@ -66,7 +66,7 @@ def run_embed_batch(app: Celery, messages: dict[uuid.UUID, int]) -> BatchReport:
                 retry.queue,
                 retry.priority,
                 runtime.settings.retry_after_seconds,
-                countdown=backoff_seconds(retry.attempts - 1, cap),
+                countdown=backoff_seconds(retry.attempts, RETRY_BASE_SECONDS, cap),
             )
         except BrokerUnavailable:
             log.warning("embed job %s: broker down; requeue_stuck_jobs will find it", retry.job_id)
@@ -75,30 +75,26 @@ def run_embed_batch(app: Celery, messages: dict[uuid.UUID, int]) -> BatchReport:
 
 # Two lanes: while one batch waits on the provider, the other is claimed or recorded.
 EMBED_LANES = 2
-_lanes: weakref.WeakKeyDictionary[Celery, tuple[int, Lanes[BatchReport]]] = (
-    weakref.WeakKeyDictionary()
-)
 _lanes_lock = threading.Lock()
 
 
-def lanes_of(app: Celery) -> Lanes[BatchReport]:
-    """The process's lanes for ``app``, made on first use (a forked child makes its own)."""
-    from grump.celery.app import runtime_of
-
+def lanes_of(app: GrumpCelery) -> Lanes[BatchReport]:
+    """The process's lanes for ``app``, made on first use."""
     with _lanes_lock:
-        entry = _lanes.get(app)
-        if entry is None or entry[0] != os.getpid():
-            max_jobs = runtime_of(app).settings.embed_batch_max_jobs
-            lanes = Lanes(lambda merged: run_embed_batch(app, merged), EMBED_LANES, max_jobs)
-            entry = _lanes[app] = (os.getpid(), lanes)
-        return entry[1]
+        if app.embed_lanes is None:
+
+            def run(merged: dict[uuid.UUID, int]) -> BatchReport:
+                return run_embed_batch(app, merged)
+
+            app.embed_lanes = Lanes(run, EMBED_LANES, app.runtime.settings.embed_batch_max_jobs)
+        return app.embed_lanes
 
 
-def register_embed_jobs(app: Celery) -> None:
-    from grump.celery.app import runtime_of
+def register_embed_jobs(app: GrumpCelery) -> None:
+    """Register the embed batch task: messages buffered by celery-batches, run in lanes."""
     from grump.celery.tasks.batch_acks import AckTogetherBatches
 
-    settings = runtime_of(app).settings
+    settings = app.runtime.settings
 
     # shared=False: a shared task would be bound to the first app made in the process.
     @app.task(

@@ -1,34 +1,41 @@
-"""The one job task: every kind runs through it, on its tier's queue."""
+"""The job task of the parse and complete queues: one message, one job."""
 
 from __future__ import annotations
 
 import logging
-import random
 import uuid
+from typing import TYPE_CHECKING
 
-from celery import Celery, Task
+from celery import Task
 
-from grump.celery.queues import RUN_JOB_TASK
+from grump.backoff import backoff_seconds
+from grump.celery.task_names import RUN_JOB_TASK
 from grump.errors import DatabaseUnavailable, PermanentError, RequestError, TransientError
 from grump.jobs.run import Step, fail_job, process_job
 
+if TYPE_CHECKING:
+    from grump.celery.app import GrumpCelery
+
 log = logging.getLogger(__name__)
 
-
-def backoff_seconds(retries: int, cap: float) -> float:
-    """Exponential backoff with full jitter, capped below the broker's visibility timeout."""
-    return float(random.uniform(0, min(cap, 2.0**retries)))
+# First wait before a job runs again after a transient error; it doubles per retry.
+RETRY_BASE_SECONDS = 1.0
 
 
-def register_run_job(app: Celery) -> None:
-    from grump.celery.app import runtime_of
+def retry_cap(visibility_timeout_seconds: int) -> float:
+    """The longest wait before a retry: a countdown past the visibility timeout runs twice."""
+    return min(60.0, visibility_timeout_seconds / 2)
+
+
+def register_run_job(app: GrumpCelery) -> None:
+    """Register ``grump.run_job``: transient errors retry with backoff, the rest fail the job."""
 
     # shared=False: a shared task would stay bound to the first app made in the process.
     @app.task(
         name=RUN_JOB_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, shared=False
     )
     def run_job(self: Task[[str], str], job_id: str) -> str:
-        runtime = runtime_of(app)
+        runtime = app.runtime
         settings = runtime.settings
         ident = uuid.UUID(job_id)
         try:
@@ -36,9 +43,10 @@ def register_run_job(app: Celery) -> None:
         except TransientError as exc:
             retries = self.request.retries or 0
             if retries < settings.task_max_retries:
-                cap = min(60.0, settings.visibility_timeout_seconds / 2)
+                cap = retry_cap(settings.visibility_timeout_seconds)
+                countdown = backoff_seconds(retries + 1, RETRY_BASE_SECONDS, cap)
                 log.warning("job %s: %s; retry %d", job_id, exc.message, retries + 1)
-                raise self.retry(countdown=backoff_seconds(retries, cap), exc=exc) from exc
+                raise self.retry(countdown=countdown, exc=exc) from exc
             if isinstance(exc, DatabaseUnavailable):
                 # Nowhere to record the failure: leave the job to requeue_stuck_jobs.
                 raise

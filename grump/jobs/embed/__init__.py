@@ -9,7 +9,7 @@
 
 from grump.jobs.embed.batcher import Batcher, BatchLimits
 from grump.jobs.embed.cache import EmbedParams, make_vector_cache, text_key
-from grump.jobs.embed.service import EmbedService, embed_service, limits_from
+from grump.jobs.embed.service import EmbedService, limits_from
 from grump.jobs.embed.shares import largest_remainder, occurrence_weights, split_money
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "Batcher",
     "EmbedParams",
     "EmbedService",
-    "embed_service",
     "largest_remainder",
     "limits_from",
     "make_vector_cache",

@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from grump.errors import DatabaseUnavailable, PermanentError, RequestError, TransientError
-from grump.jobs import rows as ledger
 from grump.jobs.batch_rows import claim_many, finish_many
-from grump.jobs.embed import embed_service
 from grump.jobs.embed.service import PendingEmbed
-from grump.jobs.models import EmbedInput
+from grump.jobs.models import EmbedInput, Outcome
 from grump.jobs.run import fail_job, observe_success
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
@@ -46,6 +44,8 @@ class Retry:
 
 @dataclass
 class BatchReport:
+    """Where each job of a batch ended: succeeded, skipped (final already), failed or to retry."""
+
     succeeded: list[uuid.UUID] = field(default_factory=list)
     skipped: list[uuid.UUID] = field(default_factory=list)
     failed: list[uuid.UUID] = field(default_factory=list)
@@ -78,9 +78,9 @@ def process_embed_batch(runtime: Runtime, job_ids: Sequence[uuid.UUID]) -> Batch
 
 def _embed_all(
     runtime: Runtime, claimed: list[Job], report: BatchReport
-) -> list[tuple[Job, ledger.Outcome]]:
+) -> list[tuple[Job, Outcome]]:
     """Start every job before waiting on any, so that their texts share calls."""
-    service = embed_service(runtime)
+    service = runtime.embed_service
     default_model = runtime.settings.embed_model
     started: list[tuple[Job, PendingEmbed]] = []
     for job in claimed:
@@ -89,7 +89,7 @@ def _embed_all(
             started.append((job, service.start(job.tenant, payload, job.model or default_model)))
         except Exception as exc:
             _handle_error(runtime, job, exc, report)
-    finished: list[tuple[Job, ledger.Outcome]] = []
+    finished: list[tuple[Job, Outcome]] = []
     for job, pending in started:
         try:
             finished.append((job, service.collect(pending)))
@@ -98,9 +98,7 @@ def _embed_all(
     return finished
 
 
-def _record_all(
-    runtime: Runtime, finished: list[tuple[Job, ledger.Outcome]], report: BatchReport
-) -> None:
+def _record_all(runtime: Runtime, finished: list[tuple[Job, Outcome]], report: BatchReport) -> None:
     if not finished:
         return
     try:
@@ -127,7 +125,7 @@ def _record_all(
 
 
 def _record_each(
-    runtime: Runtime, finished: list[tuple[Job, ledger.Outcome]], report: BatchReport
+    runtime: Runtime, finished: list[tuple[Job, Outcome]], report: BatchReport
 ) -> set[uuid.UUID]:
     recorded: set[uuid.UUID] = set()
     for job, outcome in finished:

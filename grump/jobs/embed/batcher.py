@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BatchLimits:
+    """When an open batch is sent, and how many calls may run at once."""
+
     max_texts: int = 256
     max_tokens: int = 65_536
     wait_seconds: float = 0.010
@@ -35,6 +37,8 @@ class BatchLimits:
 
 @dataclass(eq=False)
 class OpenBatch:
+    """Pieces gathered for one call with the same params, with its distinct texts and tokens."""
+
     params: EmbedParams
     limits: BatchLimits
     pieces: list[Piece] = field(default_factory=list)
@@ -53,6 +57,7 @@ class OpenBatch:
         )
 
     def add(self, piece: Piece) -> None:
+        """Take ``piece`` in, counting only the texts the batch does not hold yet."""
         new = {t for t in piece.misses if t not in self.distinct}
         self.distinct |= new
         self.tokens += sum(map(estimate_tokens, new))
@@ -60,6 +65,7 @@ class OpenBatch:
 
     @property
     def full(self) -> bool:
+        """Whether the batch reached a limit and is to be sent without waiting."""
         return len(self.distinct) >= self.limits.max_texts or self.tokens >= self.limits.max_tokens
 
 
@@ -81,6 +87,7 @@ class Batcher:
         self._calls = ThreadPoolExecutor(limits.calls_in_flight, "grump-embed-call")
 
     def submit(self, piece: Piece) -> None:
+        """Add ``piece`` to the open batch of its params, sending that batch on once full."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("the embedding batcher is closed")

@@ -24,8 +24,6 @@ import numpy as np
 import numpy.typing as npt
 import redis
 from cachetools import TTLCache
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from grump.settings import Settings
 
@@ -46,6 +44,7 @@ class EmbedParams:
 
 
 def text_key(tenant: str, params: EmbedParams, text: str) -> str:
+    """One text's cache key (for many texts, ``text_keys`` is cheaper)."""
     return text_keys(tenant, params, [text])[0]
 
 
@@ -67,18 +66,24 @@ def text_keys(tenant: str, params: EmbedParams, texts: Sequence[str]) -> list[st
 
 
 class VectorCache(Protocol):
-    def get_many(self, keys: Sequence[str]) -> list[Vector | None]: ...
+    """Where embed jobs keep the provider's vectors by text key: Redis, in-process, or nowhere."""
 
-    def put_many(self, entries: Mapping[str, Vector]) -> None: ...
+    def get_many(self, keys: Sequence[str]) -> list[Vector | None]:
+        """The vector stored under each key, in order; None for a miss."""
+
+    def put_many(self, entries: Mapping[str, Vector]) -> None:
+        """Store each vector under its key; a failed write is skipped, never a failed job."""
 
 
 class NoVectorCache:
     """The cache turned off: every lookup misses."""
 
     def get_many(self, keys: Sequence[str]) -> list[Vector | None]:
+        """A miss for every key."""
         return [None] * len(keys)
 
     def put_many(self, entries: Mapping[str, Vector]) -> None:
+        """Drop the entries: nothing is cached."""
         return None
 
 
@@ -90,11 +95,13 @@ class MemoryVectorCache:
         self._lock = threading.Lock()
 
     def get_many(self, keys: Sequence[str]) -> list[Vector | None]:
+        """The vector of each key held in this process; None where missing or expired."""
         with self._lock:
             raw = [self._entries.get(key) for key in keys]
         return [None if value is None else _decode(value) for value in raw]
 
     def put_many(self, entries: Mapping[str, Vector]) -> None:
+        """Keep each vector in this process until its TTL or the LRU drops it."""
         encoded = {key: _encode(vector) for key, vector in entries.items()}
         with self._lock:
             self._entries.update(encoded)
@@ -108,6 +115,7 @@ class RedisVectorCache:
         self._ttl = ttl_seconds
 
     def get_many(self, keys: Sequence[str]) -> list[Vector | None]:
+        """The vector of each key from one MGET; all misses when Redis fails."""
         if not keys:
             return []
         try:
@@ -118,6 +126,7 @@ class RedisVectorCache:
         return [_decode(value) if isinstance(value, bytes) else None for value in raw]
 
     def put_many(self, entries: Mapping[str, Vector]) -> None:
+        """Write every entry with the TTL in one pipeline; a Redis error skips the write."""
         if not entries:
             return
         try:
@@ -139,17 +148,10 @@ def _decode(value: bytes) -> Vector | None:
     return np.frombuffer(value, dtype="<f4").astype(np.float32)
 
 
-def make_vector_cache(settings: Settings) -> VectorCache:
-    """Redis when ``GRUMP_REDIS_URL`` is set, else in-process; off with a TTL of 0."""
+def make_vector_cache(settings: Settings, client: redis.Redis | None) -> VectorCache:
+    """Redis when ``client`` is given (GRUMP_REDIS_URL), else in-process; off with a TTL of 0."""
     if settings.embed_cache_ttl_seconds <= 0:
         return NoVectorCache()
-    if settings.redis_url:
-        return RedisVectorCache(cache_client(settings.redis_url), settings.embed_cache_ttl_seconds)
+    if client is not None:
+        return RedisVectorCache(client, settings.embed_cache_ttl_seconds)
     return MemoryVectorCache(settings.embed_cache_max_items, settings.embed_cache_ttl_seconds)
-
-
-def cache_client(url: str) -> redis.Redis:
-    """A client that gives up fast: a cache worth waiting seconds for is no cache."""
-    return redis.Redis.from_url(
-        url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
-    )

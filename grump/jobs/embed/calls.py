@@ -35,6 +35,8 @@ _REFUSAL_STATUSES = frozenset({400, 413, 422})
 
 @dataclass(frozen=True)
 class PieceResult:
+    """A piece's part of a call: its encoded rows, raw vectors to cache, its tokens and cost."""
+
     encoded: EncodedBatch  # one row per text of the piece, in its order
     raw: dict[str, Vector]  # the provider's vector of each text that was sent
     tokens_in: int
@@ -55,6 +57,7 @@ class Piece:
 
     @property
     def misses(self) -> list[str]:
+        """The piece's texts with no cached vector: what the call must send."""
         return [t for i, t in enumerate(self.texts) if i not in self.cached]
 
 
@@ -180,6 +183,7 @@ def _postprocess_by_encoding(
 
 
 def rows_of(batch: EncodedBatch, start: int, stop: int) -> EncodedBatch:
+    """Rows ``start:stop`` of a post-processed batch, scales included: one piece's share."""
     scales = None if batch.scales is None else batch.scales[start:stop]
     return EncodedBatch(batch.encoding, batch.dimensions, batch.vectors[start:stop], scales)
 

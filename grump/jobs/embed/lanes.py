@@ -28,6 +28,8 @@ Messages = dict[uuid.UUID, int]  # job id -> priority
 
 
 class Report(Protocol):
+    """What running a batch returns: a report that can be cut into each merged batch's part."""
+
     def part(self, job_ids: Iterable[uuid.UUID]) -> Self:
         """The part of a merged batch's report that concerns ``job_ids``."""
         ...

@@ -1,9 +1,9 @@
 """An embed job on the GPU worker: cache lookups, batched call, shares, cache writes.
 
-``EmbedService.run`` is what a job thread calls: it looks every text up in the
-per-text cache, sends the misses through the process's batcher (split into
-pieces no larger than one call), waits for its pieces, and returns the job's
-``Outcome``: its own vectors in its own order, its exact share of each call's
+A batch of jobs calls ``EmbedService.start`` for each, then ``collect`` for
+each: start looks every text up in the per-text cache and sends the misses
+through the process's batcher (split into pieces no larger than one call);
+collect waits for the job's pieces and returns its ``Outcome``: its own vectors in its own order, its exact share of each call's
 tokens and cost, and the saving of its cache hits (which cost 0). The caller
 records the outcome and its cost event in one transaction before the message
 is acked.
@@ -11,9 +11,6 @@ is acked.
 
 from __future__ import annotations
 
-import os
-import threading
-import weakref
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -24,13 +21,11 @@ import numpy as np
 
 from grump.errors import ProviderTransient
 from grump.jobs.embed.batcher import Batcher, BatchLimits
-from grump.jobs.embed.cache import EmbedParams, Vector, VectorCache, make_vector_cache, text_keys
+from grump.jobs.embed.cache import EmbedParams, Vector, VectorCache, text_keys
 from grump.jobs.embed.calls import Piece, PieceResult, call_with_bisection, concat_rows
-from grump.jobs.models import EmbedInput
-from grump.jobs.rows import Outcome
+from grump.jobs.models import EmbedInput, Outcome
 from grump.providers.base import EmbeddingProvider, estimate_tokens
 from grump.routing.pricing import PriceCatalogue
-from grump.runtime import Runtime
 from grump.settings import Settings
 from grump.vectors import EncodedBatch, postprocess
 from grump.vectors.device import array_module
@@ -49,6 +44,7 @@ class PendingEmbed:
 
 
 def limits_from(settings: Settings) -> BatchLimits:
+    """The batcher's limits, from settings."""
     return BatchLimits(
         max_texts=settings.embed_batch_max_texts,
         max_tokens=settings.embed_batch_max_tokens,
@@ -58,6 +54,8 @@ def limits_from(settings: Settings) -> BatchLimits:
 
 
 class EmbedService:
+    """The gpu worker's embedder: cached texts looked up, the rest batched into shared calls."""
+
     def __init__(
         self,
         provider: EmbeddingProvider,
@@ -81,10 +79,8 @@ class EmbedService:
         call_with_bisection(pieces, self.provider, price, self.xp, self._gpu.after_call)
 
     def close(self) -> None:
+        """Send what the batcher holds and stop its threads (the runtime's dispose)."""
         self.batcher.close()
-
-    def run(self, tenant: str, payload: EmbedInput, model: str) -> Outcome:
-        return self.collect(self.start(tenant, payload, model))
 
     def start(self, tenant: str, payload: EmbedInput, model: str) -> PendingEmbed:
         """Look the texts up and hand the misses to the batcher; does not wait.
@@ -190,26 +186,3 @@ def _outcome(
         cache_savings=savings,
         cached=cached,
     )
-
-
-_services: weakref.WeakKeyDictionary[Runtime, tuple[int, EmbedService]] = (
-    weakref.WeakKeyDictionary()
-)
-_services_lock = threading.Lock()
-
-
-def embed_service(runtime: Runtime) -> EmbedService:
-    """The process's service for ``runtime``: one batcher per process, made on first use."""
-    with _services_lock:
-        entry = _services.get(runtime)
-        if entry is None or entry[0] != os.getpid():  # a forked child gathers on its own
-            settings = runtime.settings
-            service = EmbedService(
-                runtime.embeddings,
-                runtime.catalogue,
-                make_vector_cache(settings),
-                limits_from(settings),
-                wait_timeout_seconds=float(settings.job_deadline_seconds),
-            )
-            entry = _services[runtime] = (os.getpid(), service)
-        return entry[1]

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from fractions import Fraction
 
+from grump.money.amounts import MONEY_QUANTUM, quantize_money
 from grump.providers.base import estimate_tokens
-from grump.routing.pricing import MONEY_QUANTUM, quantize_money
 
 
 def largest_remainder(total_units: int, weights: Sequence[Fraction]) -> list[int]:

@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select, update
 
-from grump.budgets import post_webhook
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import StoredReport
 from grump.money import costs
@@ -28,6 +27,7 @@ from grump.money.reports.html import render_html
 from grump.money.reports.markdown import render_markdown
 from grump.money.reports.model import CostReport, ReportPeriod
 from grump.money.reports.periods import last_complete
+from grump.money.webhook import post_webhook
 from grump.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass(frozen=True)
 class Rendered:
+    """A cost report with its HTML, Markdown and CSV renderings."""
+
     report: CostReport
     html: str
     markdown: str
@@ -43,6 +45,7 @@ class Rendered:
 
 
 def render_all(report: CostReport) -> Rendered:
+    """The report rendered in every format grump stores and writes."""
     return Rendered(report, render_html(report), render_markdown(report), render_csv(report))
 
 
@@ -65,6 +68,7 @@ def write_files(directory: Path, rendered: Rendered) -> Path:
 
 
 def summary_text(report: CostReport) -> str:
+    """The few lines a webhook posts for a report: period, spend, requests, savings and advice."""
     totals = report.totals
     return (
         f"grump {report.period.value} cost report for {report.tenant},"
@@ -118,6 +122,7 @@ def _deliver(runtime: Runtime, report_id: int, report: CostReport) -> None:
 
 
 def make_report(runtime: Runtime, tenant: str, period: ReportPeriod, at: datetime) -> Rendered:
+    """Build and render a tenant's report for the period of kind ``period`` holding ``at``."""
     now = utcnow()
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
         return render_all(build_report(session, tenant, period, at, now))

@@ -21,6 +21,7 @@ def format_money(amount: Decimal) -> str:
 
 
 def format_count(count: int) -> str:
+    """A count with thousands separators: ``12,345``."""
     return f"{count:,}"
 
 
@@ -49,6 +50,7 @@ def format_change(current: Decimal, previous: Decimal | None) -> str:
 
 
 def format_time(at: datetime) -> str:
+    """``2024-03-15 14:00 UTC``, the instant taken as already in UTC."""
     return at.strftime("%Y-%m-%d %H:%M UTC")
 
 

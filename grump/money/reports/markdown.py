@@ -28,6 +28,7 @@ def _table(table: Table) -> list[str]:
 
 
 def render_markdown(report: CostReport) -> str:
+    """The report as a Markdown document: headline, tables and recommendations, user text escaped."""
     lines = [
         f"# Cost report: {_escape(report.tenant)}, {period_label(report)}",
         "",

@@ -14,6 +14,8 @@ from enum import StrEnum
 
 
 class ReportPeriod(StrEnum):
+    """How long a report's period is: a UTC day, an ISO week or a calendar month."""
+
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
@@ -33,14 +35,17 @@ class Totals:
 
     @property
     def savings(self) -> Decimal:
+        """What the cache and routing saved together."""
         return self.cache_savings + self.routing_savings
 
     @property
     def tokens(self) -> int:
+        """Tokens in and out together."""
         return self.tokens_in + self.tokens_out
 
     @classmethod
     def zero(cls) -> Totals:
+        """The totals of a period with no cost events."""
         return cls(Decimal(0), Decimal(0), Decimal(0), Decimal(0), 0, 0, 0)
 
 
@@ -65,6 +70,8 @@ class DailyModelCost:
 
 
 class BudgetHealth(StrEnum):
+    """Where a budget stands against its limit: fine, past its alert threshold, or exhausted."""
+
     OK = "ok"
     ALERT = "alert"
     EXCEEDED = "exceeded"
@@ -83,6 +90,7 @@ class BudgetStatusRow:
 
     @property
     def used_fraction(self) -> Decimal:
+        """The share of the limit spent; a zero limit counts as wholly used once anything is spent."""
         if self.limit <= 0:
             return Decimal(1) if self.spent > 0 else Decimal(0)
         return self.spent / self.limit

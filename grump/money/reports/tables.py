@@ -29,6 +29,8 @@ _BREAKDOWN_TITLES = {
 
 @dataclass(frozen=True)
 class Table:
+    """One table of a report as text cells, with what renderers need to lay it out."""
+
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
@@ -118,6 +120,7 @@ def breakdown_table(dimension: str, rows: Sequence[BreakdownRow], total: Decimal
 
 
 def budget_table(report: CostReport) -> Table:
+    """Each budget's spend against its limit, its health and when it resets."""
     return Table(
         title="Budgets",
         columns=("Budget", "Period", "Spent", "Limit", "Used", "Status", "Resets"),
