@@ -1,6 +1,7 @@
 """Every Prometheus metric grump exports, defined once.
 
-Labels are bounded: model, tier, queue, kind, cache tier, outcome, provider.
+Labels are bounded: model, tier, queue, kind, cache tier, outcome, provider, and a
+provider error's status (an HTTP status code, or timeout, connection, malformed).
 Never user, tenant or job ids.
 """
 
@@ -57,7 +58,10 @@ BEAT_HEARTBEAT = Gauge(
     "Last run of a beat task (Unix time)",
     multiprocess_mode="max",
 )
-PROVIDER_ERRORS = Counter("grump_provider_errors", "Failed provider calls", ["provider"])
+# One per failed HTTP attempt (a call retried twice and failing counts three), counted by
+# grump.providers.http: `status` is the answer's HTTP status code, or timeout, connection
+# or malformed (a 2xx whose body is not the API's answer) when there is no usable status.
+PROVIDER_ERRORS = Counter("grump_provider_errors", "Failed provider calls", ["provider", "status"])
 
 
 _gpu_gauge_lock = threading.Lock()

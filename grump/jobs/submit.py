@@ -235,4 +235,6 @@ def submit_job(
             rows.reject_unenqueued(session, job.id, "broker unavailable at submit")
         raise
     metrics.JOBS_SUBMITTED.labels(job.kind, job.tier).inc()
+    if plan.routing is not None:  # complete jobs: the score routing gave it, once per new job
+        metrics.COMPLEXITY_SCORE.labels(job.kind).observe(plan.routing.score)
     return outcome

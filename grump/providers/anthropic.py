@@ -121,8 +121,11 @@ class AnthropicChat:
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """The model's reply to ``request`` from ``POST /v1/messages``, with retries on transient failures."""
-        data = self._http.post_json("v1/messages", messages_payload(request))
-        return parse_messages_response(data, request)
+        return self._http.post_json(
+            "v1/messages",
+            messages_payload(request),
+            lambda data: parse_messages_response(data, request),
+        )
 
     def close(self) -> None:
         """Close the HTTP client and its connections, a client passed in included."""

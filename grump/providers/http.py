@@ -9,7 +9,10 @@ Every provider call goes through :class:`JsonHttpClient.post_json`, which
   when it sent one); any other 4xx, or a body that is not a JSON object, becomes
   :class:`~grump.errors.ProviderError` with the provider's own message,
 * retries transient failures with exponential backoff and jitter, waiting at
-  least what ``Retry-After`` asks for.
+  least what ``Retry-After`` asks for,
+* counts every failed attempt in ``grump_provider_errors_total`` by provider and
+  status: the HTTP status code, or ``timeout``, ``connection`` or ``malformed``
+  (a 2xx whose body the provider's decoder refuses) when there is none.
 
 A ``Retry-After`` longer than the policy's cap is not slept through: the error
 is raised at once so the task layer can reschedule the job instead of holding
@@ -23,7 +26,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from tenacity import (
@@ -35,12 +38,15 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from grump import metrics
 from grump.backoff import backoff
 from grump.errors import ProviderError, ProviderTransient
 from grump.providers.answers import decode_json_object, raise_for_status
 from grump.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -139,8 +145,14 @@ class JsonHttpClient:
             timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
         )
 
-    def post_json(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """POST ``payload`` to ``path`` (relative to the base URL), with retries."""
+    def post_json(
+        self, path: str, payload: Mapping[str, Any], decode: Callable[[dict[str, Any]], T]
+    ) -> T:
+        """POST ``payload`` to ``path`` (relative to the base URL), with retries; ``decode`` reads the answer.
+
+        ``decode`` raises :class:`~grump.errors.ProviderError` for an answer that is
+        JSON but not the API's: that is counted as ``malformed`` and not retried.
+        """
         policy = self.retry
         retrying = Retrying(
             stop=stop_any(
@@ -153,23 +165,40 @@ class JsonHttpClient:
             before_sleep=_log_retry,
             reraise=True,
         )
-        return retrying(self._post_once, path, payload)
+        data = retrying(self._post_once, path, payload)
+        try:
+            return decode(data)
+        except ProviderError:
+            self._count_failure("malformed")
+            raise
 
     def _post_once(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         try:
             response = self._client.post(path, json=payload)
         except httpx.TimeoutException as exc:
+            self._count_failure("timeout")
             raise ProviderTransient(
                 f"{self.provider}: timed out ({type(exc).__name__})", provider=self.provider
             ) from exc
         except httpx.UnsupportedProtocol as exc:
+            self._count_failure("connection")
             raise ProviderError(f"{self.provider}: bad URL: {exc}", provider=self.provider) from exc
         except httpx.TransportError as exc:
+            self._count_failure("connection")
             raise ProviderTransient(
                 f"{self.provider}: connection failed: {exc}", provider=self.provider
             ) from exc
-        raise_for_status(response, self.provider)
-        return decode_json_object(response, self.provider)
+        if not response.is_success:
+            self._count_failure(str(response.status_code))
+            raise_for_status(response, self.provider)
+        try:
+            return decode_json_object(response, self.provider)
+        except ProviderError:
+            self._count_failure("malformed")
+            raise
+
+    def _count_failure(self, status: str) -> None:
+        metrics.PROVIDER_ERRORS.labels(self.provider, status).inc()
 
     def close(self) -> None:
         """Close the connection pool; the client is not used after this."""

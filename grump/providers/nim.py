@@ -176,8 +176,11 @@ class NimChat(_NimEndpoint):
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """The model's reply from one POST to NIM, retried on transient errors."""
-        data = self._http.post_json("chat/completions", chat_payload(request))
-        return parse_chat_response(data, request)
+        return self._http.post_json(
+            "chat/completions",
+            chat_payload(request),
+            lambda data: parse_chat_response(data, request),
+        )
 
 
 class NimEmbeddings(_NimEndpoint):
@@ -187,5 +190,6 @@ class NimEmbeddings(_NimEndpoint):
         """One vector per text, in order, from one POST to NIM; no call for no texts."""
         if not request.texts:
             return EmbedResult(vectors=[], model=request.model, tokens_in=0, provider=PROVIDER)
-        data = self._http.post_json("embeddings", embed_payload(request))
-        return parse_embed_response(data, request)
+        return self._http.post_json(
+            "embeddings", embed_payload(request), lambda data: parse_embed_response(data, request)
+        )

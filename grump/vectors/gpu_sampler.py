@@ -28,6 +28,6 @@ class GpuSampler:
             if now - self._last < self._every:
                 return
             self._last = now
-        reading = gpu_utilization()
-        if reading is not None:  # no reading: leave the gauge unset, never a made-up 0
-            metrics.GPU_UTILIZATION.set(reading)
+        # No reading leaves the gauge unset (never a made-up 0); the first one registers it
+        # in the registry the process's /metrics serves.
+        metrics.report_gpu_utilization(gpu_utilization())

@@ -57,7 +57,9 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 # Labels of grump's metrics; a scrape target label with one of these names
 # would clash and be renamed exported_<name>.
-METRIC_LABELS = frozenset({"model", "tier", "queue", "kind", "cache_tier", "outcome", "provider"})
+METRIC_LABELS = frozenset(
+    {"model", "tier", "queue", "kind", "cache_tier", "outcome", "provider", "status"}
+)
 
 # Keys that must only ever be in a Secret.
 SECRET_ENV_NAMES = frozenset(
