@@ -12,9 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from redis import Redis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,32 +26,15 @@ from grump.providers.registry import (
     embedding_provider,
     rate_limit_of,
 )
+from grump.redis_client import is_redis_url, redis_client
 from grump.routing.pricing import PriceCatalogue, load_catalogue
 from grump.settings import Settings
 
 if TYPE_CHECKING:
     from grump.cache.completions import CompletionCache
     from grump.jobs.embed.service import EmbedService
+    from grump.jobs.leases import Leases
     from grump.providers.ratelimit import RateLimiter
-
-# Every Redis grump talks to is a cache, a rate limit or a broker probe: a call
-# that would wait longer than this is better treated as a miss or an outage.
-REDIS_TIMEOUT_SECONDS = 1.0
-
-
-def redis_client(url: str) -> Redis:
-    """A client of ``url`` that gives up fast: one reconnect, then the error."""
-    return Redis.from_url(
-        url,
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 1),
-    )
-
-
-def is_redis_url(url: str | None) -> bool:
-    """Whether ``url`` names a Redis server (the broker may be another transport)."""
-    return bool(url) and str(url).startswith(("redis://", "rediss://"))
 
 
 class Runtime:
@@ -113,6 +94,19 @@ class Runtime:
         broker = self.settings.broker_url
         return redis_client(broker) if broker and is_redis_url(broker) else None
 
+    @cached_property
+    def leases(self) -> Leases | None:
+        """This process's job leases, on GRUMP_REDIS_URL or a Redis broker; None without Redis."""
+        url = self.settings.redis_url
+        if not is_redis_url(url):
+            url = self.settings.broker_url if is_redis_url(self.settings.broker_url) else None
+        if url is None:
+            return None
+        from grump.jobs.leases import Leases
+
+        settings = self.settings
+        return Leases(url, settings.worker_heartbeat_seconds, settings.worker_lease_seconds)
+
     def redis_reachable(self) -> dict[str, bool]:
         """Whether each Redis this process depends on answers a PING, by role."""
         clients = {"broker": self.broker_redis, "redis": self.redis}
@@ -171,6 +165,9 @@ class Runtime:
         service = self.__dict__.pop("embed_service", None)
         if service is not None:
             service.close()
+        leases = self.__dict__.pop("leases", None)
+        if leases is not None:
+            leases.close()
         for name in ("redis", "broker_redis"):
             client = self.__dict__.pop(name, None)
             if client is not None:

@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     visibility_timeout_seconds: int = Field(3600, description="Redis broker redelivery delay")
     task_max_retries: int = 5
     requeue_interval_seconds: int = 60
+    worker_heartbeat_seconds: float = Field(
+        3.0, gt=0, description="how often a worker renews the leases of the jobs it holds"
+    )
+    worker_lease_seconds: int = Field(
+        10, ge=2, description="a lease not renewed for this long marks its worker dead"
+    )
+    recovery_interval_seconds: float = Field(
+        5.0, gt=0, description="how often a live worker looks for jobs of dead workers"
+    )
+    max_worker_losses: int = Field(
+        3, ge=1, description="deliveries that killed their worker before a job fails"
+    )
 
     # Workers
     cpu_concurrency: int = 2

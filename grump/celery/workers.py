@@ -5,11 +5,19 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
+from celery.signals import (
+    task_received,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from kombu import Queue
 
 from grump.celery.app import GrumpCelery, create_celery
+from grump.celery.held import hold_message
 from grump.celery.profiles import WORKER_PROFILES, WorkerKind, concurrency_for, prefetch_multiplier
+from grump.jobs.recovery import RecoveryLoop
 from grump.metrics_server import mark_child_dead, serve
 from grump.settings import Settings
 
@@ -29,9 +37,21 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> GrumpCelery:
         # A forked child must not reuse the parent's database connections.
         app.reset_after_fork()
 
-    def _serve_metrics(**_: Any) -> None:
+    recovery = RecoveryLoop(app.runtime, app)
+
+    def _ready(**_: Any) -> None:
         if settings.metrics_port:
             serve(settings.metrics_port)
+        # Every worker looks for the jobs of dead ones; a Redis lock keeps it to one at a time.
+        recovery.start()
+
+    def _received(request: Any, **_: Any) -> None:
+        hold_message(app, request)
+
+    def _shutdown(**_: Any) -> None:
+        recovery.stop()
+        # Ends the lease helper, which deletes the leases this worker still holds.
+        app.runtime.dispose()
 
     def _child_exited(pid: int, **_: Any) -> None:
         mark_child_dead(pid)
@@ -47,6 +67,8 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> GrumpCelery:
 
         warm_up()
     worker_process_init.connect(_fresh_connections, weak=False)
-    worker_ready.connect(_serve_metrics, weak=False)
+    worker_ready.connect(_ready, weak=False)
+    task_received.connect(_received, weak=False)
+    worker_shutdown.connect(_shutdown, weak=False)
     worker_process_shutdown.connect(_child_exited, weak=False)
     return app

@@ -20,27 +20,12 @@ from sqlalchemy.orm import Session
 from grump.jobs.models import JobStatus, Outcome
 from grump.jobs.rows import (
     ACTIVE_STATUS_VALUES,
-    claim_values,
     cost_event,
     finish_values,
 )
 from grump.ledger.db import utcnow
 from grump.ledger.models import Job
 from grump.money.holds import settle_many
-
-
-def claim_many(session: Session, job_ids: Sequence[uuid.UUID], deadline: datetime) -> list[Job]:
-    """Mark every job of ``job_ids`` that is not final running; the rows claimed."""
-    if not job_ids:
-        return []
-    statement = (
-        update(Job)
-        .where(Job.id.in_(job_ids), Job.status.in_(ACTIVE_STATUS_VALUES))
-        .values(**claim_values(deadline))
-        .returning(Job)
-        .execution_options(synchronize_session=False)
-    )
-    return list(session.scalars(statement, execution_options={"populate_existing": True}))
 
 
 def finish_many(session: Session, finished: Sequence[tuple[Job, Outcome]]) -> list[uuid.UUID]:

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, select, text, update
+from sqlalchemy import CursorResult, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from grump.errors import NotFound
@@ -24,7 +24,8 @@ from grump.money import holds
 ACTIVE_STATUS_VALUES = [s.value for s in ACTIVE_STATUSES]
 
 
-def _rowcount(result: Any) -> int:
+def rowcount(result: Any) -> int:
+    """The rows an UPDATE changed: how a conditional state change tells who won."""
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
 
@@ -97,32 +98,8 @@ def reject_unenqueued(session: Session, job_id: uuid.UUID, reason: str) -> None:
             finished_at=utcnow(),
         )
     )
-    if _rowcount(rejected):
+    if rowcount(rejected):
         holds.release(session, job_id)
-
-
-def claim(session: Session, job_id: uuid.UUID, deadline: datetime) -> Job | None:
-    """Mark a job running and count the attempt; None when it is already final.
-
-    One statement: the UPDATE returns the claimed row, so no second read follows.
-    """
-    statement = (
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))
-        .values(**claim_values(deadline))
-        .returning(Job)
-    )
-    return session.scalars(statement, execution_options={"populate_existing": True}).first()
-
-
-def claim_values(deadline: datetime) -> dict[str, Any]:
-    """The columns a claimed job's row gets: running, one more attempt, a new deadline."""
-    return {
-        "status": JobStatus.RUNNING.value,
-        "attempts": Job.attempts + 1,
-        "started_at": utcnow(),
-        "deadline_at": deadline,
-    }
 
 
 def load_active(session: Session, job_id: uuid.UUID) -> Job | None:
@@ -176,7 +153,7 @@ def cost_event(job: Job, outcome: Outcome, now: datetime) -> CostEvent:
 def finish(session: Session, job: Job, outcome: Outcome) -> bool:
     """Record success and its one cost event; False when the job was already final."""
     now = utcnow()
-    changed = _rowcount(
+    changed = rowcount(
         session.execute(
             update(Job)
             .where(Job.id == job.id, Job.status.in_(ACTIVE_STATUS_VALUES))
@@ -193,7 +170,7 @@ def finish(session: Session, job: Job, outcome: Outcome) -> bool:
 
 def fail(session: Session, job_id: uuid.UUID, error: dict[str, Any]) -> bool:
     """Mark a job failed with ``error`` and release its holds; False when it was already final."""
-    changed = _rowcount(
+    changed = rowcount(
         session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUS_VALUES))
@@ -208,7 +185,7 @@ def fail(session: Session, job_id: uuid.UUID, error: dict[str, Any]) -> bool:
 def cancel(session: Session, tenant: str, job_id: uuid.UUID) -> bool:
     """Cancel a queued job; False when it has already started or finished."""
     get_job(session, tenant, job_id)
-    changed = _rowcount(
+    changed = rowcount(
         session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
@@ -221,11 +198,19 @@ def cancel(session: Session, tenant: str, job_id: uuid.UUID) -> bool:
 
 
 def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
-    """Jobs queued or running past their deadline: their message was probably lost."""
+    """Jobs queued or running past their deadline: their message was probably lost.
+
+    A running job with a claimer is left to its lease (``grump.jobs.recovery``):
+    a live worker's call may take longer than any deadline.
+    """
     return list(
         session.scalars(
             select(Job)
-            .where(Job.status.in_(ACTIVE_STATUS_VALUES), Job.deadline_at < now)
+            .where(
+                Job.status.in_(ACTIVE_STATUS_VALUES),
+                Job.deadline_at < now,
+                or_(Job.status == JobStatus.QUEUED.value, Job.claimed_by.is_(None)),
+            )
             .order_by(Job.deadline_at)
             .limit(limit)
         )

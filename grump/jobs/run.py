@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 from enum import StrEnum
 
 from grump import metrics
-from grump.errors import GrumpError
+from grump.errors import GrumpError, TransientError
 from grump.jobs import rows
+from grump.jobs.claims import claim_jobs, give_back, release_leases
 from grump.jobs.complete import run_complete
 from grump.jobs.models import Claimed, JobKind, Outcome, ParseInput
 from grump.jobs.parse import run_parse
@@ -36,19 +36,22 @@ class Step(StrEnum):
 
 
 def _claim(runtime: Runtime, job_id: uuid.UUID) -> Claimed | None:
-    deadline = utcnow() + timedelta(seconds=runtime.settings.job_deadline_seconds)
     with session_scope(runtime.sessions) as session:
-        # Parsing takes microseconds: marking it running first would double its ledger writes.
-        job = session.get(Job, job_id)
-        if job is not None and job.kind != JobKind.PARSE:
-            job = rows.claim(session, job_id, deadline)
-        elif job is not None:
-            job = rows.load_active(session, job_id)
+        job = rows.load_active(session, job_id)
         if job is None:
             return None
-        return Claimed(
-            job.id, JobKind(job.kind), job.tier, job.model, dict(job.input), job.tenant, job.routing
-        )
+        if job.kind == JobKind.PARSE:
+            # Parsing takes microseconds: marking it running first would double its ledger
+            # writes, and a parse never outlives its message (leased from its receipt).
+            return _claimed(job)
+    claimed = claim_jobs(runtime, [job_id])
+    return _claimed(claimed[0]) if claimed else None
+
+
+def _claimed(job: Job) -> Claimed:
+    return Claimed(
+        job.id, JobKind(job.kind), job.tier, job.model, dict(job.input), job.tenant, job.routing
+    )
 
 
 def execute(runtime: Runtime, job: Claimed) -> Outcome:
@@ -87,13 +90,21 @@ def observe_success(kind: str, tier: str, outcome: Outcome, latency: float) -> N
 
 
 def process_job(runtime: Runtime, job_id: uuid.UUID) -> Step:
-    """Run a job once. Transient errors propagate for the caller to retry."""
+    """Run a job once. Transient errors propagate for the caller to retry, the job given back."""
     job = _claim(runtime, job_id)
     if job is None:
-        log.info("job %s is already final; nothing to do", job_id)
+        log.info("job %s is final or running elsewhere; nothing to do", job_id)
         return Step.SKIPPED
-    outcome = execute(runtime, job)
-    return Step.SUCCEEDED if _record(runtime, job_id, outcome) else Step.SKIPPED
+    try:
+        outcome = execute(runtime, job)
+        return Step.SUCCEEDED if _record(runtime, job_id, outcome) else Step.SKIPPED
+    except TransientError:
+        if job.kind is not JobKind.PARSE:
+            give_back(runtime, job_id)
+        raise
+    finally:
+        if job.kind is not JobKind.PARSE:
+            release_leases(runtime, [job_id])
 
 
 def fail_job(runtime: Runtime, job_id: uuid.UUID, error: GrumpError | Exception) -> bool:

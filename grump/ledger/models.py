@@ -85,6 +85,10 @@ class Job(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The worker process running the job (``grump.jobs.leases``), and how many of its
+    # deliveries ended with their worker dead: the poison-job count.
+    claimed_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    worker_losses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tokens_in: Mapped[int] = mapped_column(Integer, default=0)
     tokens_out: Mapped[int] = mapped_column(Integer, default=0)
     cost: Mapped[Decimal] = mapped_column(Money, default=ZERO)

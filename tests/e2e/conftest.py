@@ -23,10 +23,10 @@ class Programs:
         self.logs = logs
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *args: str, name: str) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, name: str, module: str = "grump.cli") -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "grump.cli", *args],
+            [sys.executable, "-m", module, *args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

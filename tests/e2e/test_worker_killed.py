@@ -32,7 +32,6 @@ def test_job_survives_a_killed_worker(programs: Programs) -> None:
     programs.env.update(
         {
             "GRUMP_OFFLINE_LATENCY_MS": "2500",  # a slow job: long enough to kill the worker mid-call
-            "GRUMP_VISIBILITY_TIMEOUT_SECONDS": "3",  # redelivery of unacked messages after 3 s
         }
     )
     programs.run("migrate")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,13 @@ from grump.celery.queues import EMBED_QUEUE, PARSE_QUEUE
 from grump.celery.task_names import EMBED_JOBS_TASK, RUN_JOB_TASK
 from grump.celery.tasks.batch_acks import acknowledge_together
 from grump.celery.tasks.embed import messages_of
-from grump.jobs.batch_rows import claim_many, finish_many
+from grump.jobs.batch_rows import finish_many
+from grump.jobs.claims import claim_jobs
 from grump.jobs.embed.batch import process_embed_batch
 from grump.jobs.enqueue import task_for
 from grump.jobs.models import EmbedJobRequest, Outcome
 from grump.jobs.submit import submit_job
-from grump.ledger.db import session_scope, utcnow
+from grump.ledger.db import session_scope
 from grump.ledger.models import BudgetPeriod, CostEvent, Job
 from tests.conftest import Api, local_settings
 from tests.fakes.nim import FakeNim
@@ -131,7 +131,8 @@ def test_a_failed_call_is_retried_then_fails_with_its_reason(api: Api, server: F
     for attempt in range(1, outages):
         report = process_embed_batch(api.runtime, [job_id])
         assert [(r.job_id, r.attempts) for r in report.retry] == [(job_id, attempt)]
-        assert jobs(api, [job_id])[job_id].status == "running"
+        # Given back: its next delivery claims it afresh, not as a takeover from a dead worker.
+        assert jobs(api, [job_id])[job_id].status == "queued"
     final = process_embed_batch(api.runtime, [job_id])
     assert final.failed == [job_id] and final.retry == []
     row = jobs(api, [job_id])[job_id]
@@ -180,9 +181,7 @@ def test_a_batch_is_recorded_in_one_transaction_without_falling_back(
 
 def test_a_job_finished_elsewhere_meanwhile_is_not_charged_twice(api: Api, server: FakeNim) -> None:
     ids = [submit(api, [f"raced {i}"]) for i in range(3)]
-    deadline = utcnow() + timedelta(minutes=5)
-    with session_scope(api.runtime.sessions) as session:
-        claimed = claim_many(session, ids, deadline)
+    claimed = claim_jobs(api.runtime, ids)
     outcome = Outcome({"embeddings": []}, "m", "p", 1, 0, Decimal("0.01"), Decimal("0.01"))
     with session_scope(api.runtime.sessions) as session:
         assert finish_many(session, [(claimed[0], outcome)]) == [claimed[0].id]

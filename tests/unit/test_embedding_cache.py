@@ -14,7 +14,8 @@ from grump.jobs.embed.cache import (
     make_vector_cache,
     text_key,
 )
-from grump.runtime import Runtime, redis_client
+from grump.redis_client import redis_client
+from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.services import free_port
 

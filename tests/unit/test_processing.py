@@ -92,7 +92,8 @@ def test_transient_errors_propagate_for_retry_and_charge_nothing(
     api.runtime._chat[_job(api, job_id).model or ""] = chat
     with pytest.raises(ProviderTransient):
         process_job(api.runtime, job_id)
-    assert _job(api, job_id).status == "running" and _events(api, job_id) == 0
+    # Given back to queued: the retry claims it afresh, not as a takeover from a dead worker.
+    assert _job(api, job_id).status == "queued" and _events(api, job_id) == 0
     assert process_job(api.runtime, job_id) is Step.SUCCEEDED
     job = _job(api, job_id)
     assert job.attempts == 2 and _events(api, job_id) == 1

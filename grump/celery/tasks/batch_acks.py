@@ -24,6 +24,8 @@ from celery_batches.trace import apply_batches_task
 from kombu.transport.redis import QoS as RedisQoS
 from kombu.transport.virtual.base import QoS as VirtualQoS
 
+from grump.celery.held import let_go_of_message
+
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +43,7 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
         def on_accepted(pid: int, time_accepted: float) -> None:
             for request in early:
                 request.acknowledge()
+                let_go_of_message(request)
 
         def on_return(result: Any) -> None:
             acknowledge_together(late)
@@ -54,7 +57,16 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
 
 
 def acknowledge_together(requests: Sequence[Any]) -> None:
-    """Acknowledge ``requests``: one Redis pipeline per channel, else one by one."""
+    """Acknowledge ``requests`` (one Redis pipeline per channel, else one by one), then let go
+    of their jobs' leases."""
+    try:
+        _acknowledge_together(requests)
+    finally:
+        for request in requests:
+            let_go_of_message(request)
+
+
+def _acknowledge_together(requests: Sequence[Any]) -> None:
     by_channel: dict[int, list[Any]] = {}
     for request in requests:
         if request.acknowledged:

@@ -18,10 +18,10 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from grump.errors import DatabaseUnavailable, PermanentError, RequestError, TransientError
-from grump.jobs.batch_rows import claim_many, finish_many
+from grump.jobs.batch_rows import finish_many
+from grump.jobs.claims import claim_jobs, give_back, release_leases
 from grump.jobs.embed.service import PendingEmbed
 from grump.jobs.models import EmbedInput, Outcome
 from grump.jobs.run import fail_job, observe_success
@@ -66,13 +66,17 @@ def process_embed_batch(runtime: Runtime, job_ids: Sequence[uuid.UUID]) -> Batch
     """Run each job of ``job_ids`` once. DatabaseUnavailable on the claim propagates."""
     report = BatchReport()
     unique = list(dict.fromkeys(job_ids))  # a message delivered twice in one batch runs once
-    deadline = utcnow() + timedelta(seconds=runtime.settings.job_deadline_seconds)
-    with session_scope(runtime.sessions) as session:
-        claimed = claim_many(session, unique, deadline)
+    claimed = claim_jobs(runtime, unique)
     claimed_ids = {job.id for job in claimed}
     report.skipped.extend(i for i in unique if i not in claimed_ids)
-    finished = _embed_all(runtime, claimed, report)
-    _record_all(runtime, finished, report)
+    try:
+        finished = _embed_all(runtime, claimed, report)
+        _record_all(runtime, finished, report)
+        for retry in report.retry:
+            # Unclaimed before it goes round again: its next claim is not a takeover.
+            give_back(runtime, retry.job_id)
+    finally:
+        release_leases(runtime, list(claimed_ids))
     return report
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -72,6 +73,15 @@ class FakeNimProcess:
         log = self.http.get("/_fake/requests").json()["requests"]
         return sum(1 for r in log if r["path"] == "/v1/chat/completions")
 
+    def calls_per_prompt(self) -> Counter[str]:
+        """How many chat calls carried each last user message (the logged ones)."""
+        log = self.http.get("/_fake/requests").json()["requests"]
+        return Counter(
+            str(r["body"]["messages"][-1]["content"])
+            for r in log
+            if r["path"] == "/v1/chat/completions" and isinstance(r.get("body"), dict)
+        )
+
     def clear_script(self) -> None:
         """Drop the scripted steps left; the request count carries on."""
         logged = self._chat_calls_logged()
@@ -101,6 +111,11 @@ class Ledger:
                 select(Job.status, func.count()).where(Job.id.in_(ids)).group_by(Job.status)
             ).all()
         return {str(status): int(count) for status, count in rows}
+
+    def job(self, job_id: uuid.UUID) -> Any:
+        """The job's row as the ledger has it."""
+        with self.engine.connect() as connection:
+            return connection.execute(select(Job).where(Job.id == job_id)).one()
 
     def cost_events_per_job(self) -> dict[uuid.UUID, int]:
         with self.engine.connect() as connection:
@@ -168,8 +183,8 @@ class Cluster:
         self.programs.start("api", name="api")
         wait_ready(self.url, timeout=30)
 
-    def start_worker(self, tier: str = "llm") -> subprocess.Popen[bytes]:
-        return self.programs.start("worker", "--tier", tier, name=f"worker-{tier}")
+    def start_worker(self, tier: str = "llm", module: str = "grump.cli") -> subprocess.Popen[bytes]:
+        return self.programs.start("worker", "--tier", tier, name=f"worker-{tier}", module=module)
 
     def request_body(self, tag: str) -> dict[str, Any]:
         # A distinct question per job: neither the cache nor coalescing may fold jobs.
@@ -211,6 +226,15 @@ class Cluster:
                 return statuses
             time.sleep(0.25)
         return statuses
+
+    def wait_succeeded(self, ids: list[uuid.UUID], count: int, timeout: float) -> bool:
+        """Wait until at least ``count`` of the jobs have succeeded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ledger.statuses(ids).get("succeeded", 0) >= count:
+                return True
+            time.sleep(0.1)
+        return False
 
     def assert_charged_once(self, ids: list[uuid.UUID]) -> None:
         per_job = self.ledger.cost_events_per_job()
@@ -281,7 +305,6 @@ def cluster(throwaway_postgres: ThrowawayPostgres, tmp_path: Path) -> Iterator[C
             "GRUMP_NIM_URL": nim.url,
             "GRUMP_CACHE_ENABLED": "false",
             "GRUMP_RETRY_AFTER_SECONDS": "2",
-            "GRUMP_VISIBILITY_TIMEOUT_SECONDS": "3",
             "GRUMP_PROVIDER_CONNECT_TIMEOUT_SECONDS": "2",
             "GRUMP_PROVIDER_TIMEOUT_SECONDS": "10",
         }

@@ -1,0 +1,277 @@
+"""Leases on jobs: which live worker process holds each job, renewed by a process of its own.
+
+A worker process holds ``grump:lease:<job id>`` (value: its claimer id, expiring
+after ``GRUMP_WORKER_LEASE_SECONDS``) on every job whose message it has received,
+from receipt until the message is acknowledged, and while it runs the job. The
+leases are renewed every ``GRUMP_WORKER_HEARTBEAT_SECONDS`` by a helper process
+(``python -m grump.jobs.leases``), not a thread: a provider call or a parse that
+holds the GIL cannot stop the renewal, so a healthy call is never mistaken for a
+dead worker however long it takes. The worker tells the helper what it holds over
+a pipe. When the worker dies, even by SIGKILL, the pipe closes (or the helper sees
+its parent change) and the helper deletes the leases at once and exits; if the
+helper itself is killed, they lapse after the lease time.
+
+So a job with no lease is held by no live worker, and ``grump.jobs.recovery``
+runs it again. A lease is only ever renewed or deleted by its own claimer (a Lua
+check-and-set), so a worker that took a job over keeps it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from grump.redis_client import redis_client
+
+log = logging.getLogger(__name__)
+
+LEASE_PREFIX = "grump:lease:"
+
+# Renew a lease that is ours or has lapsed; never one another claimer took over.
+_RENEW = """
+local holder = redis.call('GET', KEYS[1])
+if (not holder) or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+# Delete a lease only if it is still ours.
+_DROP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def lease_key(job_id: uuid.UUID | str) -> str:
+    """The Redis key of a job's lease."""
+    return f"{LEASE_PREFIX}{job_id}"
+
+
+def new_claimer_id() -> str:
+    """This process's name in leases and in ``jobs.claimed_by``: host, pid and a nonce."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Leases:
+    """The leases one worker process holds, counted: a job may be held by its message and its run.
+
+    ``take`` is called when the process is about to run a job: True when the
+    lease is (now) this process's, False when another live process holds it or
+    this process already runs it, None when Redis cannot tell (the job runs:
+    delivery stays at least once, and the ledger keeps effects exactly once).
+    """
+
+    def __init__(self, url: str, heartbeat_seconds: float, lease_seconds: int) -> None:
+        self.claimer = new_claimer_id()
+        self._url = url
+        self._heartbeat = heartbeat_seconds
+        self._ttl = lease_seconds
+        self._redis: Redis = redis_client(url)
+        self._drop = self._redis.register_script(_DROP)
+        self._counts: Counter[uuid.UUID] = Counter()
+        self._running: set[uuid.UUID] = set()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._helper: subprocess.Popen[bytes] | None = None
+
+    def hold(self, job_id: uuid.UUID) -> None:
+        """Hold ``job_id``'s lease while its message is here (best effort: never raises)."""
+        self._hold(job_id)
+        try:
+            self._redis.set(lease_key(job_id), self.claimer, nx=True, ex=self._ttl)
+        except (RedisError, OSError) as exc:
+            log.warning("lease of job %s not set: %s", job_id, exc)
+
+    def take(self, job_id: uuid.UUID) -> bool | None:
+        """Hold ``job_id``'s lease to run it; see the class's docstring for the answers."""
+        with self._lock:
+            if job_id in self._running:
+                return False
+        try:
+            key = lease_key(job_id)
+            mine = self._redis.set(key, self.claimer, nx=True, ex=self._ttl) or (
+                self._redis.get(key) == self.claimer.encode()
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("lease of job %s unknown (%s); running it", job_id, exc)
+            mine = None
+        if mine is False:
+            return False
+        self._hold(job_id)
+        with self._lock:
+            self._running.add(job_id)
+        return True if mine else None
+
+    def done(self, job_id: uuid.UUID) -> None:
+        """The run that ``take`` allowed has ended."""
+        with self._lock:
+            if job_id not in self._running:
+                return
+            self._running.discard(job_id)
+        self.release(job_id)
+
+    def release(self, job_id: uuid.UUID) -> None:
+        """One hold of ``job_id`` fewer; the last deletes the lease."""
+        with self._lock:
+            if self._counts[job_id] <= 0:
+                return
+            self._counts[job_id] -= 1
+            if self._counts[job_id]:
+                return
+            del self._counts[job_id]
+        self._tell(f"-{job_id}")
+        # Deleted here too, not only by the helper: a message that arrives next finds it free.
+        try:
+            self._drop(keys=[lease_key(job_id)], args=[self.claimer])
+        except (RedisError, OSError) as exc:
+            log.warning("lease of job %s not deleted (it lapses): %s", job_id, exc)
+
+    def held(self) -> set[uuid.UUID]:
+        """The jobs this process holds a lease on."""
+        with self._lock:
+            return set(self._counts)
+
+    def has_lease(self, job_ids: list[uuid.UUID]) -> list[bool]:
+        """Whether each job has a live lease, anyone's; raises RedisError when Redis cannot tell."""
+        pipe = self._redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.exists(lease_key(job_id))
+        return [bool(n) for n in pipe.execute()]
+
+    @property
+    def redis(self) -> Redis:
+        """The Redis the leases live on (recovery reads its uptime and takes its lock there)."""
+        return self._redis
+
+    def close(self) -> None:
+        """Stop the helper (it deletes the leases it renews). In a forked child: forget them."""
+        helper, self._helper = self._helper, None
+        if helper is not None and helper.stdin is not None:
+            helper.stdin.close()
+            if os.getpid() == self._pid:
+                try:
+                    helper.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    helper.kill()
+        self._redis.close()
+
+    def _hold(self, job_id: uuid.UUID) -> None:
+        with self._lock:
+            self._counts[job_id] += 1
+            first = self._counts[job_id] == 1
+        if first:
+            self._tell(f"+{job_id}")
+
+    def _tell(self, line: str) -> None:
+        with self._lock:
+            for _ in range(2):
+                helper = self._helper
+                if helper is None or helper.poll() is not None or os.getpid() != self._pid:
+                    helper = self._start_helper()
+                try:
+                    assert helper.stdin is not None
+                    helper.stdin.write(f"{line}\n".encode())
+                    helper.stdin.flush()
+                    return
+                except (BrokenPipeError, OSError):
+                    self._helper = None
+            log.error("the lease helper cannot be started; leases will lapse")
+
+    def _start_helper(self) -> subprocess.Popen[bytes]:
+        """Start the renewing process, giving it what this process holds (caller has the lock)."""
+        self._pid = os.getpid()
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "grump.jobs.leases", self.claimer],
+            stdin=subprocess.PIPE,
+            close_fds=True,
+        )
+        assert helper.stdin is not None
+        # The URL goes over the pipe, not argv: it may carry a password.
+        helper.stdin.write(f"{self._url}\n{self._heartbeat}\n{self._ttl}\n".encode())
+        for job_id in self._counts:
+            helper.stdin.write(f"+{job_id}\n".encode())
+        helper.stdin.flush()
+        self._helper = helper
+        return helper
+
+
+def _renew_forever(claimer: str) -> None:
+    """The helper's loop: read +id/-id lines, renew every heartbeat, clean up when the parent goes."""
+    stdin = sys.stdin.buffer
+    url = stdin.readline().decode().strip()
+    heartbeat = float(stdin.readline())
+    ttl = int(stdin.readline())
+    parent = os.getppid()
+    client = redis_client(url)
+    renew, drop = client.register_script(_RENEW), client.register_script(_DROP)
+    # A thread reads the pipe, so the loop can wait on lines and on the clock at once.
+    lines: queue.Queue[bytes] = queue.Queue()
+    threading.Thread(target=_read_lines, args=(stdin, lines), daemon=True).start()
+    held: set[str] = set()
+    next_renewal = 0.0
+    while True:
+        now = time.monotonic()
+        if now >= next_renewal:
+            _each(
+                held, lambda key, pipe: renew(keys=[key], args=[claimer, ttl], client=pipe), client
+            )
+            next_renewal = now + heartbeat
+        # A short wait, so a parent that died with its pipe still open (a forked child
+        # kept it) is noticed within half a second.
+        try:
+            line = lines.get(timeout=min(0.5, max(0.0, next_renewal - time.monotonic())))
+        except queue.Empty:
+            line = None
+        if line == b"" or os.getppid() != parent:
+            break
+        if line:
+            key = lease_key(line[1:].decode().strip())
+            if line.startswith(b"+"):
+                held.add(key)
+            else:
+                held.discard(key)
+                _each({key}, lambda k, pipe: drop(keys=[k], args=[claimer], client=pipe), client)
+    _each(held, lambda key, pipe: drop(keys=[key], args=[claimer], client=pipe), client)
+
+
+def _read_lines(stream: Any, lines: queue.Queue[bytes]) -> None:
+    """Put each line of ``stream`` on ``lines``; an empty one at the end (the parent is gone)."""
+    for line in stream:
+        lines.put(line)
+    lines.put(b"")
+
+
+def _each(keys: set[str], run: Callable[[str, Any], object], client: Redis) -> None:
+    """Run a script on each key in one pipeline; Redis being away is retried next heartbeat."""
+    if not keys:
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            run(key, pipe)
+        pipe.execute()
+    except (RedisError, OSError) as exc:
+        print(f"grump lease helper: {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    # Signals meant for the worker (a Ctrl-C to its group, a warm shutdown) must not
+    # end the renewals while the worker finishes its jobs: the helper ends with its parent.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _renew_forever(sys.argv[1])
