@@ -7,13 +7,19 @@ logged so tests can count calls and read what was sent.
 
 A fake run as a subprocess is scripted over HTTP instead:
 ``POST /_fake/script`` (a JSON list of steps), ``GET /_fake/requests``,
-``POST /_fake/reset``.
+``POST /_fake/reset``, ``POST /_fake/throttle`` (``{"seconds": 60}``).
+
+``throttle(seconds)`` makes every request answer 429 for that long, as a
+provider over its quota does, each with a ``Retry-After`` of the seconds left
+until the quota comes back (rounded up): an honest rate limit, whatever the
+number of calls.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -141,6 +147,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._steps: deque[Step] = deque()
         self._log: list[LoggedRequest] = []
+        self._throttled_until = 0.0
         self._httpd = _Httpd((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -163,6 +170,14 @@ class FakeServer:
         with self._lock:
             self._steps.extend(steps)
 
+    def throttle(self, seconds: float) -> None:
+        """Answer 429 with ``Retry-After`` (the seconds left) to every request for ``seconds``."""
+        with self._lock:
+            self._throttled_until = time.monotonic() + seconds
+
+    def _throttle_left(self) -> float:
+        return self._throttled_until - time.monotonic()
+
     @property
     def requests(self) -> list[LoggedRequest]:
         with self._lock:
@@ -177,6 +192,7 @@ class FakeServer:
         with self._lock:
             self._steps.clear()
             self._log.clear()
+            self._throttled_until = 0.0
 
     def start(self) -> Self:
         # A short poll interval keeps stop() quick: tests start and stop many fakes.
@@ -213,6 +229,9 @@ class FakeServer:
             return self._control(request)
         with self._lock:
             self._log.append(request)
+            left = self._throttle_left()
+            if left > 0:
+                return rate_limited(self.error_shape, retry_after=str(math.ceil(left)))
             step = self._steps.popleft() if self._steps else Step()
         delay = (self.latency_ms + step.delay_ms) / 1000.0
         if delay > 0:
@@ -223,6 +242,9 @@ class FakeServer:
         if request.path == "/_fake/script" and isinstance(request.body, list):
             self.script(*(Step.from_json(item) for item in request.body))
             return reply({"queued": len(request.body)})
+        if request.path == "/_fake/throttle" and isinstance(request.body, dict):
+            self.throttle(float(request.body["seconds"]))
+            return reply({"throttled_seconds": request.body["seconds"]})
         if request.path == "/_fake/reset":
             self.reset()
             return reply({"reset": True})

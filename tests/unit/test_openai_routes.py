@@ -29,7 +29,13 @@ def test_an_unfinished_job_is_a_504_naming_the_job(api: Api) -> None:
     assert set(error) == {"message", "type", "code", "param"} and error["code"] == "timeout"
     job_id = response.headers["x-grump-job-id"]
     assert job_id in error["message"]
+    assert int(response.headers["retry-after"]) == api.runtime.settings.retry_after_seconds
     assert api.client.get(f"/v1/jobs/{job_id}", headers=api.auth()).json()["status"] == "queued"
+    # Sent again as the answer invites, the request joins the job in flight.
+    again = api.client.post(
+        "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES}, headers=api.auth()
+    )
+    assert again.headers["x-grump-job-id"] == job_id
 
 
 @pytest.mark.parametrize(

@@ -183,7 +183,9 @@ def _finished(runtime: Runtime, job_id: uuid.UUID) -> Job | JSONResponse:
         job = _wait(runtime, job_id)
     except _StillRunning as exc:
         message = f"{exc}; GET /v1/jobs/{job_id} for its answer, or send the request again"
-        return openai_error(504, message, "timeout", **header)
+        # Sent again, the request joins the job in flight: Retry-After tells SDKs when.
+        retry_after = {"Retry-After": str(runtime.settings.retry_after_seconds)}
+        return openai_error(504, message, "timeout", **header, **retry_after)
     if job.status == JobStatus.SUCCEEDED.value and job.result is not None:
         return job
     error = job.error or {}

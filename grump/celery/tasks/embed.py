@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from grump.backoff import backoff_seconds
 from grump.celery.queues import EMBED_QUEUE, api_priority
 from grump.celery.task_names import EMBED_JOBS_TASK
-from grump.celery.tasks.run_job import RETRY_BASE_SECONDS, retry_cap
 from grump.errors import BrokerUnavailable, DatabaseUnavailable
 from grump.jobs.embed.batch import BatchReport, Retry, process_embed_batch
 from grump.jobs.embed.lanes import Lanes
 from grump.jobs.enqueue import publish_job
+from grump.jobs.retry import RETRY_BASE_SECONDS, retry_cap
 
 if TYPE_CHECKING:
     from grump.celery.app import GrumpCelery

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -11,25 +12,17 @@ from billiard.exceptions import WorkerLostError
 from celery import Task
 from celery.worker.request import Request
 
-from grump.backoff import backoff_seconds
 from grump.celery.held import job_of, let_go_of_message, runtime_of
 from grump.celery.task_names import RUN_JOB_TASK
 from grump.errors import DatabaseUnavailable, PermanentError, RequestError, TransientError
 from grump.jobs.claims import note_worker_lost
+from grump.jobs.retry import History, next_retry
 from grump.jobs.run import Step, fail_job, process_job
 
 if TYPE_CHECKING:
     from grump.celery.app import GrumpCelery
 
 log = logging.getLogger(__name__)
-
-# First wait before a job runs again after a transient error; it doubles per retry.
-RETRY_BASE_SECONDS = 1.0
-
-
-def retry_cap(visibility_timeout_seconds: int) -> float:
-    """The longest wait before a retry: a countdown past the visibility timeout runs twice."""
-    return min(60.0, visibility_timeout_seconds / 2)
 
 
 class JobRequest(Request):
@@ -71,6 +64,7 @@ def register_run_job(app: GrumpCelery) -> None:
     """Register ``grump.run_job``: transient errors retry with backoff, the rest fail the job."""
 
     # shared=False: a shared task would stay bound to the first app made in the process.
+    # max_retries=None: grump.jobs.retry decides, not Celery's default of 3.
     @app.task(
         name=RUN_JOB_TASK,
         bind=True,
@@ -78,20 +72,36 @@ def register_run_job(app: GrumpCelery) -> None:
         reject_on_worker_lost=True,
         shared=False,
         Request=JobRequest,
+        max_retries=None,
     )
-    def run_job(self: Task[[str], str], job_id: str) -> str:
+    def run_job(
+        self: Task[[str, int, float | None], str],
+        job_id: str,
+        failures: int = 0,
+        throttled_since: float | None = None,
+    ) -> str:
         runtime = app.runtime
         settings = runtime.settings
         ident = uuid.UUID(job_id)
         try:
             return process_job(runtime, ident).value
         except TransientError as exc:
-            retries = self.request.retries or 0
-            if retries < settings.task_max_retries:
-                cap = retry_cap(settings.visibility_timeout_seconds)
-                countdown = backoff_seconds(retries + 1, RETRY_BASE_SECONDS, cap)
-                log.warning("job %s: %s; retry %d", job_id, exc.message, retries + 1)
-                raise self.retry(countdown=countdown, exc=exc) from exc
+            attempt = self.request.retries or 0
+            history = History(failures, throttled_since)
+            retry = next_retry(exc, attempt, history, time.time(), settings)
+            if retry is not None:
+                log.warning(
+                    "job %s: %s; retry %d in %.1fs",
+                    job_id,
+                    exc.message,
+                    attempt + 1,
+                    retry.countdown,
+                )
+                carried = {
+                    "failures": retry.history.failures,
+                    "throttled_since": retry.history.throttled_since,
+                }
+                raise self.retry(countdown=retry.countdown, exc=exc, kwargs=carried) from exc
             if isinstance(exc, DatabaseUnavailable):
                 # Nowhere to record the failure: leave the job to requeue_stuck_jobs.
                 raise
