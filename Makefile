@@ -40,3 +40,13 @@ check: lint typecheck test
 
 clean:
 	rm -rf .grump .pytest_cache .mypy_cache build grump/intent/*.so
+
+# make images: the worker and GPU images, built with buildah on stand-in Debian bases
+# (no daemon, no pull; scripts/images.sh). make images-smoke: docker-compose.yml
+# checked and its services run from the images (scripts/smoke.sh).
+.PHONY: images images-smoke
+images:
+	@bash scripts/images.sh
+
+images-smoke: images
+	@bash scripts/smoke.sh

@@ -4,7 +4,8 @@ A prefork worker counts in its child processes, which the parent's HTTP server
 cannot see; there prometheus-client's multiprocess mode is used: children write
 to files in ``PROMETHEUS_MULTIPROC_DIR`` and the parent's collector sums them.
 That variable must be set before prometheus-client is first imported, which
-is why ``grump worker`` sets it before importing the worker. ``grump api
+is why ``grump worker`` sets it (``grump.metrics_mode``, which does not import
+prometheus-client) before importing the worker or this module. ``grump api
 --workers N`` does the same for its N processes: whichever one answers
 /metrics sums the files of all of them.
 """
@@ -12,8 +13,6 @@ is why ``grump worker`` sets it before importing the worker. ``grump api
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 import redis
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
@@ -21,15 +20,7 @@ from redis.exceptions import RedisError
 
 from grump.celery.queues import ALL_QUEUES, redis_priority_keys
 from grump.metrics import QUEUE_DEPTH
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def prepare_multiprocess(directory: Path) -> None:
-    """Start from an empty directory: files of a previous run would be summed in."""
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    os.environ[MULTIPROC_ENV] = str(directory)
+from grump.metrics_mode import MULTIPROC_ENV as MULTIPROC_ENV
 
 
 def exposition_registry() -> CollectorRegistry:

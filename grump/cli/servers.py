@@ -28,7 +28,7 @@ def run_api(args: argparse.Namespace) -> int:
     level = settings.log_level.lower()
     workers = args.workers or settings.api_workers
     if workers > 1:
-        from grump.metrics_server import prepare_multiprocess
+        from grump.metrics_mode import prepare_multiprocess
 
         # Each process counts in its own registry: multiprocess mode makes the one that
         # answers /metrics sum them all. Set here, before uvicorn spawns them, because
@@ -77,7 +77,7 @@ def run_worker(args: argparse.Namespace) -> int:
     _logging(settings)
     kind = WorkerKind(args.tier)
     if settings.metrics_port and WORKER_PROFILES[kind].pool == "prefork":
-        from grump.metrics_server import prepare_multiprocess
+        from grump.metrics_mode import prepare_multiprocess
 
         prepare_multiprocess(settings.data_dir / f"metrics-{kind.value}")
     from grump.celery.workers import (

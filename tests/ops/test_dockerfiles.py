@@ -260,3 +260,17 @@ def test_build_context_holds_what_the_dockerfile_copies(name: str) -> None:
 )
 def test_build_context_leaves_out_secrets_and_local_state(path: str) -> None:
     assert excluded_from_context(path)
+
+
+def test_worker_image_checks_the_installed_parser_from_outside_the_source_tree() -> None:
+    """In the build's WORKDIR the copied grump/ shadows the installed package, so a check
+    run there sees parser.py; from / it sees what the image runs."""
+    build = dockerfile_stages(DOCKERFILES["worker"])[0]
+    step = next(args for kw, args in build if kw == "RUN" and "GRUMP_MYPYC=1" in args)
+    workdir = last(build, "WORKDIR")
+    assert workdir is not None
+    command = step.rpartition("&& cd ")[2]
+    directory, _, check = command.partition(" && ")
+    assert directory.strip() == "/" != workdir
+    assert "grump.intent.parser as p" in check
+    assert "EXTENSION_SUFFIXES" in check and "/opt/venv/" in check

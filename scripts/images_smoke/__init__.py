@@ -1,0 +1,1 @@
+"""Smoke tests of the built images (python -m scripts.images_smoke)."""
