@@ -50,7 +50,7 @@ ensure_tools() {
     log "installing ${missing[*]} (Debian packages)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 # The root file system of the stand-in base, made from scratch in $1.

@@ -30,7 +30,11 @@ if [ ! -x "$TOOLS/bin/check-jsonschema" ]; then
     rm -rf "$TOOLS"
     python3 -m venv "$TOOLS"
     # shellcheck disable=SC2086  # the spec is a list of requirements
-    "$TOOLS/bin/pip" install --quiet --disable-pip-version-check $TOOLS_SPEC
+    "$TOOLS/bin/pip" install --disable-pip-version-check $TOOLS_SPEC >"$TOOLS.log" 2>&1 || {
+        cat "$TOOLS.log" >&2
+        rm -rf "$TOOLS"
+        exit 1
+    }
 fi
 
 echo "== docker-compose.yml against the Compose specification"

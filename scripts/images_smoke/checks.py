@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from .common import check, http, say, sh, wait_for
@@ -95,7 +96,7 @@ def check_charged_once(smoke: Smoke, job: dict[str, Any]) -> str:
     rows = smoke.psql(f"SELECT cost, kind FROM cost_events WHERE job_id = '{job['id']}'")
     check(len(rows) == 1, f"job {job['id']}: {len(rows)} cost events")
     check(
-        float(rows[0][0]) == float(job["cost"]),
+        Decimal(rows[0][0]) == Decimal(job["cost"]),
         f"job {job['id']}: ledger {rows[0][0]} API {job['cost']}",
     )
     return rows[0][0]
