@@ -55,13 +55,21 @@ OFFLINE_LATENCY_MS = "4000"
 
 
 def run(smoke: Smoke) -> None:
-    variables = {"GRUMP_FLOWER_PASSWORD": uuid.uuid4().hex}
-    services = load_compose(variables)
+    """The whole smoke run, in the order an operator would bring the services up."""
+    services = load_compose({"GRUMP_FLOWER_PASSWORD": uuid.uuid4().hex})
     images = {"grump": smoke.worker_image, "grump-gpu": smoke.gpu_image}
     for image in images.values():
         check_image_contents(image)
-
     smoke.setup()
+    key = migrate_and_make_a_key(smoke, services, images)
+    start_services(smoke, services)
+    run_one_job_of_each_kind(smoke, key)
+    scrape_every_program(smoke)
+    sigterm_mid_job(smoke, key, smoke.programs["worker-llm"], services)
+
+
+def migrate_and_make_a_key(smoke: Smoke, services: dict[str, Any], images: dict[str, Image]) -> str:
+    """compose's one-shot migrate service, then an API key made in its container."""
     migrate = smoke.program("migrate", services["migrate"])
     check_image_runs(migrate, gpu=False)
     check_compose_agrees(services, images, settings_names(migrate))
@@ -69,7 +77,11 @@ def run(smoke: Smoke) -> None:
     say(f"migrate: {out.strip()}")
     key = migrate.run("grump", "keys", "create", "--tenant", "smoke").strip()
     check(key != "", "grump keys create printed no key")
+    return key
 
+
+def start_services(smoke: Smoke, services: dict[str, Any]) -> None:
+    """Every long-running service up, answering its health URL and the image's health check."""
     extra = {"worker-llm": {"GRUMP_OFFLINE_LATENCY_MS": OFFLINE_LATENCY_MS}}
     for name in LONG_RUNNING:
         smoke.program(name, services[name], extra.get(name))
@@ -89,6 +101,9 @@ def run(smoke: Smoke) -> None:
         wait_for(f"{name} on {program.env['HEALTHCHECK_URL']}", up, 120)
         healthcheck(program)
 
+
+def run_one_job_of_each_kind(smoke: Smoke, key: str) -> None:
+    """A parse, a complete and an embed job over HTTP: each succeeds, charged once."""
     jobs: dict[str, dict[str, Any]] = {
         "parse": {"text": "a todo app with Stripe and Google login"},
         "complete": {"messages": [{"role": "user", "content": "say hello"}], "max_tokens": 32},
@@ -98,24 +113,21 @@ def run(smoke: Smoke) -> None:
         started = time.monotonic()
         job = submit_and_wait(smoke, key, kind, job_input)
         cost = check_charged_once(smoke, job)
-        say(
-            f"{kind}: succeeded in {time.monotonic() - started:.1f}s, {job.get('model')}, cost {cost} in the ledger"
-        )
+        elapsed = time.monotonic() - started
+        say(f"{kind}: succeeded in {elapsed:.1f}s, {job.get('model')}, cost {cost} in the ledger")
 
+
+def scrape_every_program(smoke: Smoke) -> None:
+    """/metrics of the API, each worker (counting the job it ran) and beat."""
     scrape(smoke.programs["api"], "grump_jobs_submitted_total")
     for name, kind in (
         ("worker-cpu", "parse"),
         ("worker-llm", "complete"),
         ("worker-gpu", "embed"),
     ):
-        scrape(
-            smoke.programs[name],
-            "grump_jobs_finished_total",
-            f'grump_jobs_finished_total{{kind="{kind}",',
-        )
+        sample = f'grump_jobs_finished_total{{kind="{kind}",'
+        scrape(smoke.programs[name], "grump_jobs_finished_total", sample)
     scrape(smoke.programs["beat"], "grump_beat_heartbeat_timestamp_seconds")
-
-    sigterm_mid_job(smoke, key, smoke.programs["worker-llm"], services)
 
 
 def main() -> int:
