@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from grump.cache.completions import CompletionCache
     from grump.jobs.embed.service import EmbedService
     from grump.jobs.leases import Leases
+    from grump.jobs.waiters import JobWaiters
     from grump.providers.ratelimit import RateLimiter
 
 
@@ -107,6 +108,14 @@ class Runtime:
         settings = self.settings
         return Leases(url, settings.worker_heartbeat_seconds, settings.worker_lease_seconds)
 
+    @cached_property
+    def job_waiters(self) -> JobWaiters:
+        """This process's callers waiting on jobs, and how job events reach them and others."""
+        from grump.jobs.waiters import JobWaiters
+
+        client = self.redis if self.redis is not None else self.broker_redis
+        return JobWaiters(client, self.settings.result_recheck_seconds)
+
     def redis_reachable(self) -> dict[str, bool]:
         """Whether each Redis this process depends on answers a PING, by role."""
         clients = {"broker": self.broker_redis, "redis": self.redis}
@@ -165,6 +174,9 @@ class Runtime:
         service = self.__dict__.pop("embed_service", None)
         if service is not None:
             service.close()
+        waiters = self.__dict__.pop("job_waiters", None)
+        if waiters is not None:
+            waiters.close()
         leases = self.__dict__.pop("leases", None)
         if leases is not None:
             leases.close()

@@ -113,8 +113,11 @@ class Settings(BaseSettings):
     cache_warm_top: int = Field(100, ge=0, description="most frequent requests warm_cache fills")
     cache_warm_interval_seconds: int = Field(900, ge=1)
 
-    # OpenAI-compatible front door
+    # OpenAI-compatible front door, and callers waiting on a job
     openai_wait_seconds: float = Field(60.0, gt=0, description="longest wait for a job's answer")
+    result_recheck_seconds: float = Field(
+        5.0, gt=0, description="a waiting caller reads the ledger this often, events or not"
+    )
 
     # Embedding batching (GPU worker): texts of many jobs share provider calls
     embed_batch_max_jobs: int = Field(

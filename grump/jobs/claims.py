@@ -58,6 +58,7 @@ def claim_jobs(runtime: Runtime, job_ids: Sequence[uuid.UUID]) -> list[Job]:
     claimer = leases.claimer if leases is not None else None
     allowed = [i for i in job_ids if leases is None or leases.take(i) is not False]
     claimed: list[Job] = []
+    lost: list[Job] = []
     if allowed:
         deadline = utcnow() + timedelta(seconds=runtime.settings.job_deadline_seconds)
         with session_scope(runtime.sessions) as session:
@@ -65,9 +66,11 @@ def claim_jobs(runtime: Runtime, job_ids: Sequence[uuid.UUID]) -> list[Job]:
             limit = runtime.settings.max_worker_losses
             for job in rows:
                 if job.worker_losses >= limit and _fail_lost(session, job.id, job.worker_losses):
-                    _count_lost(job.kind, job.tier, job.id, job.worker_losses)
+                    lost.append(job)
                 else:
                     claimed.append(job)
+        for job in lost:
+            _count_lost(runtime, job.kind, job.tier, job.id, job.worker_losses)
     taken = {job.id for job in claimed}
     release_leases(runtime, [i for i in allowed if i not in taken])
     return claimed
@@ -172,7 +175,7 @@ def note_worker_lost(
         losses, kind, tier, queue, priority = row
         failed = losses >= limit and _fail_lost(session, job_id, losses)
     if failed:
-        _count_lost(kind, tier, job_id, losses)
+        _count_lost(runtime, kind, tier, job_id, losses)
     else:
         log.warning("job %s: its delivery died with its worker (%d of %d)", job_id, losses, limit)
     return Loss(queue, priority, kind, failed)
@@ -197,6 +200,7 @@ def _fail_lost(session: Session, job_id: uuid.UUID, losses: int) -> bool:
     return bool(changed)
 
 
-def _count_lost(kind: str, tier: str, job_id: uuid.UUID, losses: int) -> None:
+def _count_lost(runtime: Runtime, kind: str, tier: str, job_id: uuid.UUID, losses: int) -> None:
+    runtime.job_waiters.announce_final([job_id])
     metrics.JOBS_FINISHED.labels(kind, tier, "failed").inc()
     log.error("job %s failed: %d deliveries killed their worker", job_id, losses)

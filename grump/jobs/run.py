@@ -73,6 +73,7 @@ def _record(runtime: Runtime, job_id: uuid.UUID, outcome: Outcome) -> bool:
         created_at = job.created_at
         kind, tier = job.kind, job.tier
     if recorded:
+        runtime.job_waiters.announce_final([job_id])
         observe_success(kind, tier, outcome, (utcnow() - created_at).total_seconds())
     return recorded
 
@@ -118,5 +119,6 @@ def fail_job(runtime: Runtime, job_id: uuid.UUID, error: GrumpError | Exception)
         failed = rows.fail(session, job_id, detail)
         kind, tier = (job.kind, job.tier) if job else ("unknown", "unknown")
     if failed:
+        runtime.job_waiters.announce_final([job_id])
         metrics.JOBS_FINISHED.labels(kind, tier, "failed").inc()
     return failed

@@ -17,6 +17,7 @@ from grump.errors import Conflict, NotFound, RequestError, ValidationFailed
 from grump.jobs import rows
 from grump.jobs.models import JobKind, JobRequest, JobStatus
 from grump.jobs.submit import submit_job
+from grump.jobs.waiters import wait_final
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
 
@@ -63,11 +64,32 @@ def submit_batch(
     return BatchAnswer(items=items)
 
 
+# The longest ``wait`` a read may ask for: long polls past it are better made again.
+MAX_WAIT_SECONDS = 60.0
+
+
 @router.get("/jobs/{job_id}", response_model=JobView)
-def read(job_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> JobView:
-    """Read one of your jobs, with its result once it has one."""
+def read(
+    job_id: str,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
+) -> JobView:
+    """Read one of your jobs, with its result once it has one.
+
+    ``wait=S`` holds the answer until the job ends or S seconds pass (at most 60):
+    the caller is answered within milliseconds of the worker's commit.
+    """
+    ident = _job_id(job_id)
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        return JobView.of(rows.get_job(session, principal.tenant, _job_id(job_id)))
+        view = JobView.of(rows.get_job(session, principal.tenant, ident))
+    if wait <= 0 or JobStatus(view.status).terminal:
+        return view
+    ended = wait_final(runtime, ident, wait)
+    if ended is not None:
+        return JobView.of(ended)
+    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
+        return JobView.of(rows.get_job(session, principal.tenant, ident))
 
 
 def _encode_cursor(job: Job) -> str:
@@ -122,5 +144,6 @@ def cancel(job_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> JobView
         if not rows.cancel(session, principal.tenant, ident):
             job = rows.get_job(session, principal.tenant, ident)
             raise Conflict(f"job {ident} is {job.status}; only queued jobs can be cancelled")
+    runtime.job_waiters.announce_final([ident])
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
         return JobView.of(rows.get_job(session, principal.tenant, ident))

@@ -1,8 +1,8 @@
 """OpenAI-compatible front door: POST /v1/chat/completions and POST /v1/embeddings.
 
 Each call is an ordinary grump job (routing, budgets, cache, coalescing, the
-ledger all apply): it is submitted, then waited for by polling the ledger for
-at most ``GRUMP_OPENAI_WAIT_SECONDS``, and answered in OpenAI's shapes.
+ledger all apply): it is submitted, then waited for (woken by the worker's commit,
+``grump.jobs.waiters``) for at most ``GRUMP_OPENAI_WAIT_SECONDS``, and answered in OpenAI's shapes.
 ``model: "auto"`` (or no model) lets grump route. Errors use OpenAI's shape
 ``{"error": {"message", "type", "code", "param"}}`` so its SDKs report them.
 The job behind an answer is named in the ``x-grump-job-id`` header.
@@ -11,7 +11,6 @@ The job behind an answer is named in the ``x-grump-job-id`` header.
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar
@@ -29,7 +28,7 @@ from grump.api.responses import OPENAI_ERROR_RESPONSES
 from grump.errors import GrumpError, ServiceUnavailable, UnknownModel, ValidationFailed
 from grump.jobs.models import CompleteJobRequest, EmbedJobRequest, JobStatus
 from grump.jobs.submit import submit_job
-from grump.ledger.db import session_scope
+from grump.jobs.waiters import wait_final
 from grump.ledger.models import Job
 from grump.routing.policy import AUTO_MODEL
 from grump.runtime import Runtime
@@ -41,7 +40,6 @@ _TYPES = {
     404: "not_found_error",
     429: "rate_limit_error",
 }
-_FIRST_POLL, _LONGEST_POLL = 0.01, 0.2
 _Request = TypeVar("_Request", CompleteJobRequest, EmbedJobRequest)
 
 
@@ -154,20 +152,11 @@ def _refuse_unsupported(body: ChatCompletionBody) -> None:
 
 
 def _wait(runtime: Runtime, job_id: uuid.UUID) -> Job:
-    """The job once final, polling the ledger with a growing pause; bounded by settings."""
-    settings = runtime.settings
-    deadline = time.monotonic() + settings.openai_wait_seconds
-    pause = _FIRST_POLL
-    while True:
-        with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
-            job = session.get(Job, job_id)
-            if job is not None and JobStatus(job.status).terminal:
-                session.expunge(job)
-                return job
-        if time.monotonic() + pause > deadline:
-            raise _StillRunning(job_id)
-        time.sleep(pause)
-        pause = min(_LONGEST_POLL, pause * 1.5)
+    """The job once final: woken by the worker's commit, bounded by GRUMP_OPENAI_WAIT_SECONDS."""
+    job = wait_final(runtime, job_id, runtime.settings.openai_wait_seconds)
+    if job is None:
+        raise _StillRunning(job_id)
+    return job
 
 
 class _StillRunning(Exception):

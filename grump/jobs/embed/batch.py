@@ -118,6 +118,7 @@ def _record_all(runtime: Runtime, finished: list[tuple[Job, Outcome]], report: B
             "recording a batch of %d embed jobs failed; recording one by one", len(finished)
         )
         recorded = _record_each(runtime, finished, report)
+    runtime.job_waiters.announce_final(recorded)
     now = utcnow()
     for job, outcome in finished:
         if job.id in recorded:

@@ -1,0 +1,108 @@
+"""Callers waiting on jobs: woken by a job's event, never hung by a lost one."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from decimal import Decimal
+
+from grump.jobs.events import JobEvent
+from grump.jobs.models import CompleteJobRequest
+from grump.jobs.run import process_job
+from grump.jobs.submit import submit_job
+from grump.jobs.waiters import JobWaiters
+from tests.conftest import Api
+
+DEFAULT_RECHECK = 5.0
+
+
+def test_an_event_wakes_the_caller_at_once() -> None:
+    waiters = JobWaiters(None, DEFAULT_RECHECK)
+    job_id = uuid.uuid4()
+    done = threading.Event()
+    threading.Timer(0.1, lambda: (done.set(), waiters.announce_final([job_id]))).start()
+    started = time.monotonic()
+    found = waiters.wait_for(job_id, lambda: "ended" if done.is_set() else None, timeout=30)
+    assert found == "ended"
+    # Well inside the re-check: the event, not the clock, answered.
+    assert time.monotonic() - started < DEFAULT_RECHECK / 2
+    assert waiters.waiting() == 0
+
+
+def test_another_jobs_event_does_not_answer() -> None:
+    waiters = JobWaiters(None, DEFAULT_RECHECK)
+    mine, other = uuid.uuid4(), uuid.uuid4()
+    checks: list[float] = []
+
+    def check() -> str | None:
+        checks.append(time.monotonic())
+        return None
+
+    threading.Timer(0.1, lambda: waiters.announce_final([other])).start()
+    assert waiters.wait_for(mine, check, timeout=0.5) is None
+    # Read at the start and once more at the deadline: never woken in between.
+    assert len(checks) == 2 and checks[1] - checks[0] >= 0.45
+
+
+def test_a_lost_event_costs_one_recheck_not_a_hung_caller() -> None:
+    recheck = 0.3
+    waiters = JobWaiters(None, recheck)
+    ended_at = time.monotonic() + 0.1  # the job ends, and nobody says so
+    started = time.monotonic()
+    found = waiters.wait_for(
+        uuid.uuid4(), lambda: "ended" if time.monotonic() >= ended_at else None, timeout=10
+    )
+    assert found == "ended" and time.monotonic() - started < 0.1 + recheck + 0.5
+
+
+def test_deltas_reach_the_callers_of_their_job() -> None:
+    waiters = JobWaiters(None, DEFAULT_RECHECK)
+    job_id = uuid.uuid4()
+    seen: list[JobEvent | None] = []
+    token = waiters.watch(job_id, seen.append)
+    waiters.publish(
+        [JobEvent(job_id, "delta", {"text": "Hel"}), JobEvent(job_id, "delta", {"text": "lo"})]
+    )
+    waiters.unwatch(job_id, token)
+    waiters.publish([JobEvent(job_id, "delta", {"text": "!"})])
+    assert [e.data for e in seen if e is not None] == [{"text": "Hel"}, {"text": "lo"}]
+
+
+def test_an_event_round_trips_through_its_message() -> None:
+    event = JobEvent(uuid.uuid4(), "delta", {"text": "ü", "index": 2})
+    assert JobEvent.decode(f"grump:job-events:{event.job_id}", event.encode()) == event
+    assert JobEvent.decode("grump:job-events:not-a-job", event.encode()) is None
+    assert JobEvent.decode(f"grump:job-events:{event.job_id}", b'{"kind": "other"}') is None
+
+
+def test_a_read_with_wait_answers_when_the_worker_commits(api: Api) -> None:
+    request = CompleteJobRequest.model_validate(
+        {"kind": "complete", "input": {"messages": [{"role": "user", "content": "hi"}]}}
+    )
+    job_id = submit_job(api.runtime, api.celery, "tenant-a", request).job.id
+    # Another tenant never waits on it: its read is a 404 at once.
+    started = time.monotonic()
+    other = api.client.get(f"/v1/jobs/{job_id}?wait=10", headers=api.auth(api.key_b))
+    assert other.status_code == 404 and time.monotonic() - started < 1
+    worker = threading.Timer(0.3, process_job, (api.runtime, job_id))
+    worker.start()
+    started = time.monotonic()
+    answer = api.client.get(f"/v1/jobs/{job_id}?wait=10", headers=api.auth())
+    waited = time.monotonic() - started
+    worker.join()
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "succeeded" and Decimal(body["cost"]) > 0
+    assert 0.3 <= waited < DEFAULT_RECHECK / 2
+
+
+def test_a_read_with_wait_gives_the_job_as_it_is_at_the_end_of_the_wait(api: Api) -> None:
+    request = CompleteJobRequest.model_validate(
+        {"kind": "complete", "input": {"messages": [{"role": "user", "content": "hi"}]}}
+    )
+    job_id = submit_job(api.runtime, api.celery, "tenant-a", request).job.id
+    answer = api.client.get(f"/v1/jobs/{job_id}?wait=0.2", headers=api.auth())
+    assert answer.status_code == 200 and answer.json()["status"] == "queued"
+    too_long = api.client.get(f"/v1/jobs/{job_id}?wait=61", headers=api.auth())
+    assert too_long.status_code == 422 and "wait" in too_long.text
