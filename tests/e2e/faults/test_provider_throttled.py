@@ -48,7 +48,6 @@ def _last_finished(cluster: Cluster) -> datetime:
 
 def test_jobs_wait_out_a_minute_of_429_and_all_succeed(cluster: Cluster) -> None:
     env = cluster.programs.env
-    env.pop("GRUMP_VISIBILITY_TIMEOUT_SECONDS")  # the default: no redelivery of held retries
     env.update(
         {
             "GRUMP_LLM_CONCURRENCY": "4",

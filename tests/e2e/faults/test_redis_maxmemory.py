@@ -87,7 +87,6 @@ def _submit_until_accepted(cluster: Cluster, tag: str, timeout: float) -> uuid.U
 
 def test_a_full_redis_answers_503_and_loses_nothing(cluster: Cluster) -> None:
     env = cluster.programs.env
-    env.pop("GRUMP_VISIBILITY_TIMEOUT_SECONDS")  # the default: no fast redelivery to lean on
     env.update({"GRUMP_LLM_CONCURRENCY": "2"})
     cluster.prepare()
     cluster.start_api()
