@@ -52,6 +52,8 @@ class JobWaiters:
         self._next_token = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Set while the subscription is live (tests and readiness can wait on it).
+        self.subscribed = threading.Event()
 
     def publish(self, events: Iterable[JobEvent]) -> None:
         """Tell every process's waiters (this one's at once) about ``events``."""
@@ -134,6 +136,8 @@ class JobWaiters:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.psubscribe(CHANNEL_PATTERN)
+                pubsub.get_message(timeout=1.0)  # the subscription's confirmation
+                self.subscribed.set()
                 # Whatever was published while not subscribed is lost: everyone looks now.
                 self._dispatch(None)
                 pause = _RESUBSCRIBE_FIRST
@@ -144,6 +148,7 @@ class JobWaiters:
                         if event is not None:
                             self._dispatch(event)
             except (RedisError, OSError) as exc:
+                self.subscribed.clear()
                 log.warning("job events: %s; subscribing again in %.1f s", exc, pause)
                 self._stop.wait(pause)
                 pause = min(_RESUBSCRIBE_MAX, pause * 2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +29,8 @@ def _waiters(url: str) -> JobWaiters:
     return JobWaiters(redis_client(url), RECHECK)
 
 
-def _wait_subscribed(url: str, count: int = 1) -> None:
-    client = redis_client(url)
-    deadline = time.monotonic() + 5
-    while int(client.execute_command("PUBSUB", "NUMPAT")) < count:
-        assert time.monotonic() < deadline, "the waiters never subscribed"
-        time.sleep(0.02)
-    client.close()
+def _wait_subscribed(waiters: JobWaiters) -> None:
+    assert waiters.subscribed.wait(5), "the waiters never subscribed"
 
 
 def test_a_commit_elsewhere_answers_the_waiting_caller_in_milliseconds(redis_url: str) -> None:
@@ -46,7 +41,7 @@ def test_a_commit_elsewhere_answers_the_waiting_caller_in_milliseconds(redis_url
     try:
         # A first wait starts the subscription; the measured waits follow.
         api.wait_for(uuid.uuid4(), lambda: None, timeout=0.01)
-        _wait_subscribed(redis_url)
+        _wait_subscribed(api)
         for _ in range(20):
             ended.clear()
             committed: list[float] = []
@@ -65,6 +60,15 @@ def test_a_commit_elsewhere_answers_the_waiting_caller_in_milliseconds(redis_url
     latencies.sort()
     print(f"commit to answer: p50 {latencies[10] * 1000:.2f} ms, max {latencies[-1] * 1000:.2f} ms")
     assert latencies[-1] < RECHECK / 2
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 @pytest.fixture
@@ -91,15 +95,16 @@ def test_events_lost_in_a_redis_restart_never_hang_a_caller(throwaway: Throwaway
     try:
         first = threading.Thread(target=caller, args=("ended", ended_job, ended))
         first.start()
-        _wait_subscribed(throwaway.url)
+        _wait_subscribed(api)
         throwaway.stop()
+        assert _wait(lambda: not api.subscribed.is_set(), 5)
         ended.set()  # the job ends while Redis is away: its event is lost
         worker.announce_final([ended_job])
         throwaway.start()
         first.join(RECHECK + 5)
         assert "ended" in answers, "the caller hung on a lost event"
         # Subscribed again: the next event answers at once.
-        _wait_subscribed(throwaway.url)
+        _wait_subscribed(api)
         second = threading.Thread(target=caller, args=("later", later_job, later))
         second.start()
         time.sleep(0.1)
