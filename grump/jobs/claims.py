@@ -59,20 +59,29 @@ def claim_jobs(runtime: Runtime, job_ids: Sequence[uuid.UUID]) -> list[Job]:
     allowed = [i for i in job_ids if leases is None or leases.take(i) is not False]
     claimed: list[Job] = []
     lost: list[Job] = []
-    if allowed:
-        deadline = utcnow() + timedelta(seconds=runtime.settings.job_deadline_seconds)
-        with session_scope(runtime.sessions) as session:
-            rows = _claim(session, allowed, claimer, deadline)
-            limit = runtime.settings.max_worker_losses
-            for job in rows:
-                if job.worker_losses >= limit and _fail_lost(session, job.id, job.worker_losses):
-                    lost.append(job)
-                else:
-                    claimed.append(job)
-        for job in lost:
-            _count_lost(runtime, job.kind, job.tier, job.id, job.worker_losses)
-    taken = {job.id for job in claimed}
-    release_leases(runtime, [i for i in allowed if i not in taken])
+    try:
+        if allowed:
+            deadline = utcnow() + timedelta(seconds=runtime.settings.job_deadline_seconds)
+            with session_scope(runtime.sessions) as session:
+                rows = _claim(session, allowed, claimer, deadline)
+                limit = runtime.settings.max_worker_losses
+                for job in rows:
+                    if job.worker_losses >= limit and _fail_lost(
+                        session, job.id, job.worker_losses
+                    ):
+                        lost.append(job)
+                    else:
+                        claimed.append(job)
+    except BaseException:
+        # The ledger could not be reached: no run holds these leases, or the next
+        # delivery would find the job "running here" and skip it for good.
+        claimed.clear()
+        raise
+    finally:
+        taken = {job.id for job in claimed}
+        release_leases(runtime, [i for i in allowed if i not in taken])
+    for job in lost:
+        _count_lost(runtime, job.kind, job.tier, job.id, job.worker_losses)
     return claimed
 
 

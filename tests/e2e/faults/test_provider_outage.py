@@ -29,6 +29,11 @@ def _run_through_outage(cluster: Cluster, jobs: int) -> list[uuid.UUID]:
     # Far more errors than calls can be made in the outage; what is left is dropped at its end.
     cluster.nim.script([SERVER_ERROR] * 5000)
     ids = cluster.submit_accepted(jobs, "outage")
+    # The outage lasts ten seconds from the first call it refuses, however long the
+    # worker took to start: the jobs must meet it.
+    deadline = time.monotonic() + 60
+    while cluster.nim.chat_calls() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
     time.sleep(OUTAGE_SECONDS)
     cluster.nim.clear_script()
     statuses = cluster.wait_final(ids, timeout=60)
