@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -18,6 +20,16 @@ def redis_client(url: str) -> Redis:
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         retry=Retry(NoBackoff(), 1),
+    )
+
+
+def async_redis_client(url: str) -> AsyncRedis:
+    """The ``redis.asyncio`` twin of ``redis_client``: same timeouts, one reconnect."""
+    return AsyncRedis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=AsyncRetry(NoBackoff(), 1),
     )
 
 

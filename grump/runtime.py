@@ -7,16 +7,22 @@ the embed batcher are never shared across a fork. A prefork child calls
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from grump.ledger.aio import make_async_engine, make_async_sessionmaker
 from grump.ledger.db import make_engine, make_sessionmaker
+from grump.loop_local import LoopLocal
 from grump.providers.base import ChatProvider, EmbeddingProvider
 from grump.providers.registry import (
     EMBED_TIER,
@@ -26,7 +32,7 @@ from grump.providers.registry import (
     embedding_provider,
     rate_limit_of,
 )
-from grump.redis_client import is_redis_url, redis_client
+from grump.redis_client import async_redis_client, is_redis_url, redis_client
 from grump.routing.pricing import PriceCatalogue, load_catalogue
 from grump.settings import Settings
 
@@ -38,6 +44,18 @@ if TYPE_CHECKING:
     from grump.providers.ratelimit import RateLimiter
 
 
+AioLedger = tuple[AsyncEngine, async_sessionmaker[AsyncSession]]
+
+
+async def _close_aio_ledger(ledger: AioLedger) -> None:
+    await ledger[0].dispose()
+
+
+async def _close_aio_redis(clients: dict[str, AsyncRedis]) -> None:
+    for client in clients.values():
+        await client.aclose()
+
+
 class Runtime:
     """The process's resources: ledger sessions, prices, providers, Redis, caches, embedder."""
 
@@ -45,6 +63,9 @@ class Runtime:
         self.settings = settings
         self._chat: dict[str, ChatProvider] = {}
         self._lock = threading.Lock()
+        # Async connections belong to the event loop that made them: one set per loop.
+        self._aio_ledger = LoopLocal(self._make_aio_ledger, _close_aio_ledger)
+        self._aio_redis = LoopLocal(self._make_aio_redis, _close_aio_redis)
 
     @cached_property
     def engine(self) -> Engine:
@@ -55,6 +76,20 @@ class Runtime:
     def sessions(self) -> sessionmaker[Session]:
         """Sessions on the ledger; use them through ``session_scope``."""
         return make_sessionmaker(self.engine)
+
+    def _make_aio_ledger(self) -> AioLedger:
+        engine = make_async_engine(self.settings.effective_database_url)
+        return engine, make_async_sessionmaker(engine)
+
+    @property
+    def aio_engine(self) -> AsyncEngine:
+        """The running loop's async engine on the ledger (psycopg async, or aiosqlite)."""
+        return self._aio_ledger.get()[0]
+
+    @property
+    def aio_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The running loop's async sessions on the ledger; use them through ``async_session_scope``."""
+        return self._aio_ledger.get()[1]
 
     @cached_property
     def catalogue(self) -> PriceCatalogue:
@@ -116,18 +151,43 @@ class Runtime:
         client = self.redis if self.redis is not None else self.broker_redis
         return JobWaiters(client, self.settings.result_recheck_seconds)
 
-    def redis_reachable(self) -> dict[str, bool]:
+    def _redis_urls(self) -> dict[str, str]:
+        """The URL of each Redis this process depends on, by role."""
+        urls: dict[str, str] = {}
+        if is_redis_url(self.settings.broker_url):
+            urls["broker"] = str(self.settings.broker_url)
+        if self.settings.redis_url:
+            urls["redis"] = self.settings.redis_url
+        return urls
+
+    def _make_aio_redis(self) -> dict[str, AsyncRedis]:
+        return {role: async_redis_client(url) for role, url in self._redis_urls().items()}
+
+    def aio_redis(self) -> dict[str, AsyncRedis]:
+        """The running loop's ``redis.asyncio`` clients, by role (as ``_redis_urls``)."""
+        return self._aio_redis.get()
+
+    async def redis_reachable(self) -> dict[str, bool]:
         """Whether each Redis this process depends on answers a PING, by role."""
-        clients = {"broker": self.broker_redis, "redis": self.redis}
-        reachable: dict[str, bool] = {}
-        for role, client in clients.items():
-            if client is None:
-                continue
+        clients = self.aio_redis()
+
+        async def ping(client: AsyncRedis) -> bool:
             try:
-                reachable[role] = bool(client.ping())
+                return bool(await client.ping())
             except (RedisError, OSError):
-                reachable[role] = False
-        return reachable
+                return False
+
+        answers = await asyncio.gather(*(ping(client) for client in clients.values()))
+        return dict(zip(clients, answers, strict=True))
+
+    async def database_reachable(self) -> str:
+        """``ok`` when the ledger answers a query, else what stopped it."""
+        try:
+            async with self.aio_engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"unreachable: {type(exc).__name__}"
+        return "ok"
 
     def rate_limiter(self, tier: str) -> RateLimiter | None:
         """The tier's shared token bucket; None when unlimited or there is no Redis."""
@@ -164,10 +224,17 @@ class Runtime:
             wait_timeout_seconds=float(settings.job_deadline_seconds),
         )
 
+    async def aclose(self) -> None:
+        """Close, on the running loop, what it used: its async engine and Redis clients."""
+        await self._aio_ledger.aclose()
+        await self._aio_redis.aclose()
+
     def dispose(self) -> None:
         """Close what was built; a forked child calls this and builds its own again."""
         if "engine" in self.__dict__:
             self.engine.dispose()
+        self._aio_ledger.close()
+        self._aio_redis.close()
         cache = self.__dict__.pop("completion_cache", None)
         if cache is not None:
             cache.tiered.close()

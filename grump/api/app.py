@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from celery import Celery
 from fastapi import FastAPI
 
@@ -23,10 +26,18 @@ def create_app(
     from grump.celery.app import create_celery
 
     runtime = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # The async engine's connections and the loop's Redis clients close on their loop.
+        await runtime.aclose()
+
     app = FastAPI(
         title="grump",
         version=__version__,
         description="LLM work as a distributed job queue, with its cost under control.",
+        lifespan=lifespan,
     )
     app.state.runtime = runtime
     app.state.celery = celery or create_celery(settings, runtime)

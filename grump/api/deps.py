@@ -10,7 +10,7 @@ from celery import Celery
 from fastapi import Depends, Request
 
 from grump.errors import Forbidden, Unauthorized
-from grump.ledger.db import session_scope
+from grump.ledger.aio import async_session_scope
 from grump.ledger.keys import authenticate, hash_key
 from grump.runtime import Runtime
 
@@ -50,7 +50,7 @@ def get_celery(request: Request) -> Celery:
     return app
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """The caller, from the bearer key in ``Authorization``; Unauthorized when it is missing or unknown."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
@@ -63,8 +63,9 @@ def get_principal(request: Request) -> Principal:
     if principal is not None:
         return principal
     runtime = get_runtime(request)
-    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        row = authenticate(session, key)
+    retry_after = runtime.settings.retry_after_seconds
+    async with async_session_scope(runtime.aio_sessions, retry_after) as session:
+        row = await session.run_sync(authenticate, key)
         if row is None:
             raise Unauthorized("invalid API key")
         principal = Principal(tenant=row.tenant, admin=row.admin)

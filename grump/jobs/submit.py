@@ -12,29 +12,30 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from anyio import to_thread
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from grump import metrics
 from grump.celery.queues import queue_for
 from grump.errors import BrokerUnavailable, BudgetExceeded, Conflict, ValidationFailed
 from grump.jobs import rows
 from grump.jobs.enqueue import publish_job
+from grump.jobs.limits import validate_limits
 from grump.jobs.models import (
     AnyJobRequest,
     CompleteJobRequest,
     EmbedJobRequest,
-    JobKind,
     JobStatus,
     RoutingDecision,
     Tier,
-    input_texts,
 )
+from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
 from grump.money import budgets
@@ -64,52 +65,6 @@ class Submitted:
     created: bool = True
     coalesced: bool = False
     replayed: bool = False
-
-
-def _text_field(request: AnyJobRequest, index: int) -> str:
-    if isinstance(request, CompleteJobRequest):
-        return f"input.messages[{index}].content"
-    if isinstance(request, EmbedJobRequest):
-        return f"input.texts[{index}]"
-    return "input.text" if request.input.texts is None else f"input.texts[{index}]"
-
-
-def _strings(value: object, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{path}[{index}]")
-
-
-def refuse_unstorable_text(request: AnyJobRequest) -> None:
-    """NUL and lone surrogates parse as JSON but are not text a ledger or a provider accepts."""
-    for field, text in _strings(request.model_dump(mode="json"), ""):
-        if "\x00" in text:
-            raise ValidationFailed(field, "contains a NUL character")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationFailed(field, "is not valid Unicode (a lone surrogate)") from None
-
-
-def validate_limits(settings: Settings, request: AnyJobRequest) -> None:
-    """Limits that depend on settings, so pydantic's schema cannot hold them."""
-    if request.kind is JobKind.PARSE and request.input.text is None and not request.input.texts:
-        raise ValidationFailed("input.text", "a parse job needs 'text' or 'texts'")
-    texts = input_texts(request)
-    if len(texts) > settings.max_texts_per_job:
-        field = "input.messages" if request.kind is JobKind.COMPLETE else "input.texts"
-        raise ValidationFailed(field, f"at most {settings.max_texts_per_job} items per job")
-    for index, text in enumerate(texts):
-        size = len(text.encode("utf-8", "surrogatepass"))
-        if size > settings.max_text_bytes:
-            reason = f"{size} bytes is over the limit of {settings.max_text_bytes}"
-            raise ValidationFailed(_text_field(request, index), reason)
-    refuse_unstorable_text(request)
 
 
 def fingerprint(request: AnyJobRequest, model: str) -> str:
@@ -181,27 +136,62 @@ def _new_job(
     )
 
 
+def _record_in(
+    session: Session,
+    settings: Settings,
+    tenant: str,
+    request: AnyJobRequest,
+    plan: Plan,
+    key: str | None,
+) -> Submitted:
+    """The submit transaction's statements: replay, insert with holds, or coalesce."""
+    if key is not None:
+        earlier = rows.find_by_idempotency(session, tenant, key)
+        if earlier is not None:
+            if earlier.fingerprint != plan.fingerprint:
+                raise Conflict("Idempotency-Key was used for a different request")
+            return Submitted(earlier, created=False, replayed=True)
+    job = _new_job(settings, tenant, request, plan, key)
+    if rows.insert_unless_inflight(session, job):
+        # Last in the transaction, so the budget rows stay locked only until the commit;
+        # a refusal rolls back the job row too: a refused job is not recorded.
+        budgets.reserve(session, job.id, tenant, request.user, plan.reservation, job.created_at)
+        return Submitted(job)
+    running = rows.find_inflight(session, tenant, plan.fingerprint)
+    if running is None:
+        raise IntegrityError("coalesce", None, Exception("in-flight job finished meanwhile"))
+    rows.note_coalesced(session, running.id)
+    return Submitted(running, created=False, coalesced=True)
+
+
+def _money_left(session: Session, tenant: str, request: AnyJobRequest) -> Decimal | None:
+    """What routing may spend: the least any of the job's budgets can still hold."""
+    return budgets.budget_left(session, tenant, request.user, utcnow())
+
+
+def _routed_by_budget(request: AnyJobRequest) -> bool:
+    # Routing may send a premium-worthy job to the economy model when the budget is short.
+    return isinstance(request, CompleteJobRequest)
+
+
+def _refused(request: AnyJobRequest) -> None:
+    metrics.JOBS_REJECTED.labels(request.kind.value, "budget").inc()
+
+
+def _accepted(job: Job, plan: Plan) -> None:
+    metrics.JOBS_SUBMITTED.labels(job.kind, job.tier).inc()
+    if plan.routing is not None:  # complete jobs: the score routing gave it, once per new job
+        metrics.COMPLEXITY_SCORE.labels(job.kind).observe(plan.routing.score)
+
+
+_UNENQUEUED = "broker unavailable at submit"
+
+
 def _record(
     runtime: Runtime, tenant: str, request: AnyJobRequest, plan: Plan, key: str | None
 ) -> Submitted:
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        if key is not None:
-            earlier = rows.find_by_idempotency(session, tenant, key)
-            if earlier is not None:
-                if earlier.fingerprint != plan.fingerprint:
-                    raise Conflict("Idempotency-Key was used for a different request")
-                return Submitted(earlier, created=False, replayed=True)
-        job = _new_job(runtime.settings, tenant, request, plan, key)
-        if rows.insert_unless_inflight(session, job):
-            # Last in the transaction, so the budget rows stay locked only until the commit;
-            # a refusal rolls back the job row too: a refused job is not recorded.
-            budgets.reserve(session, job.id, tenant, request.user, plan.reservation, job.created_at)
-            return Submitted(job)
-        running = rows.find_inflight(session, tenant, plan.fingerprint)
-        if running is None:
-            raise IntegrityError("coalesce", None, Exception("in-flight job finished meanwhile"))
-        rows.note_coalesced(session, running.id)
-        return Submitted(running, created=False, coalesced=True)
+        return _record_in(session, runtime.settings, tenant, request, plan, key)
 
 
 def submit_job(
@@ -210,11 +200,10 @@ def submit_job(
     """Accept a request as a job: validated, routed, recorded with its holds, then published."""
     settings = runtime.settings
     validate_limits(settings, request)
-    # Routing may send a premium-worthy job to the economy model when the budget is short.
     money_left = None
-    if isinstance(request, CompleteJobRequest):
+    if _routed_by_budget(request):
         with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
-            money_left = budgets.budget_left(session, tenant, request.user, utcnow())
+            money_left = _money_left(session, tenant, request)
     try:
         plan = plan_job(runtime, request, money_left)
         try:
@@ -223,7 +212,7 @@ def submit_job(
             # A concurrent identical submit won the race; the second look finds its job.
             outcome = _record(runtime, tenant, request, plan, key)
     except BudgetExceeded:
-        metrics.JOBS_REJECTED.labels(request.kind.value, "budget").inc()
+        _refused(request)
         raise
     if not outcome.created:
         return outcome
@@ -232,9 +221,54 @@ def submit_job(
         publish_job(app, job.id, job.queue, job.priority, settings.retry_after_seconds)
     except BrokerUnavailable:
         with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
-            rows.reject_unenqueued(session, job.id, "broker unavailable at submit")
+            rows.reject_unenqueued(session, job.id, _UNENQUEUED)
         raise
-    metrics.JOBS_SUBMITTED.labels(job.kind, job.tier).inc()
-    if plan.routing is not None:  # complete jobs: the score routing gave it, once per new job
-        metrics.COMPLEXITY_SCORE.labels(job.kind).observe(plan.routing.score)
+    _accepted(job, plan)
+    return outcome
+
+
+async def _record_async(
+    runtime: Runtime, tenant: str, request: AnyJobRequest, plan: Plan, key: str | None
+) -> Submitted:
+    settings = runtime.settings
+    async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as session:
+        return await session.run_sync(_record_in, settings, tenant, request, plan, key)
+
+
+async def submit_job_async(
+    runtime: Runtime, app: Celery, tenant: str, request: AnyJobRequest, key: str | None = None
+) -> Submitted:
+    """``submit_job`` on the event loop: the same steps and statements, through the async ledger.
+
+    The transaction runs ``_record_in`` as it is (``run_sync``); only the message's
+    publish, which kombu makes blocking, goes to a worker thread.
+    """
+    settings = runtime.settings
+    validate_limits(settings, request)
+    money_left = None
+    if _routed_by_budget(request):
+        async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as s:
+            money_left = await s.run_sync(_money_left, tenant, request)
+    try:
+        plan = plan_job(runtime, request, money_left)
+        try:
+            outcome = await _record_async(runtime, tenant, request, plan, key)
+        except IntegrityError:
+            # A concurrent identical submit won the race; the second look finds its job.
+            outcome = await _record_async(runtime, tenant, request, plan, key)
+    except BudgetExceeded:
+        _refused(request)
+        raise
+    if not outcome.created:
+        return outcome
+    job = outcome.job
+    try:
+        await to_thread.run_sync(
+            publish_job, app, job.id, job.queue, job.priority, settings.retry_after_seconds
+        )
+    except BrokerUnavailable:
+        async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as s:
+            await s.run_sync(rows.reject_unenqueued, job.id, _UNENQUEUED)
+        raise
+    _accepted(job, plan)
     return outcome

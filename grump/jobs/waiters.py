@@ -5,6 +5,10 @@ started when the first caller waits; a caller registers a callback for its
 job, and is called for each event of that job. The events of jobs that ran in
 this very process (the embedded mode) are dispatched directly.
 
+A caller waits either on a thread (``wait_for``) or on an event loop
+(``await_for``): the listener thread wakes an awaiting caller through its
+loop's ``call_soon_threadsafe``, so any number of them wait at no thread each.
+
 A caller never trusts an event alone: it reads the ledger when woken, and
 again every ``GRUMP_RESULT_RECHECK_SECONDS`` in case an event was lost; each
 time the subscription is (re)made every caller is woken, since events published
@@ -13,19 +17,22 @@ while it was down are gone.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
 
 from grump.jobs.events import CHANNEL_PATTERN, JobEvent, publish
 from grump.jobs.models import JobStatus
+from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
 
@@ -108,6 +115,33 @@ class JobWaiters:
         finally:
             self.unwatch(job_id, token)
 
+    async def await_for(
+        self, job_id: uuid.UUID, check: Callable[[], Awaitable[T | None]], timeout: float
+    ) -> T | None:
+        """``wait_for`` on the running event loop: the caller holds no thread while it waits."""
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake(_: JobEvent | None) -> None:
+            # Events arrive on the listener's thread (or a worker's, embedded): the loop sets it.
+            loop.call_soon_threadsafe(woken.set)
+
+        token = self.watch(job_id, wake)
+        try:
+            deadline = loop.time() + timeout
+            while True:
+                found = await check()
+                if found is not None:
+                    return found
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), min(remaining, self.recheck_seconds))
+                woken.clear()
+        finally:
+            self.unwatch(job_id, token)
+
     def waiting(self) -> int:
         """How many jobs callers of this process wait on."""
         with self._lock:
@@ -147,7 +181,8 @@ class JobWaiters:
                         event = JobEvent.decode(message["channel"], message["data"])
                         if event is not None:
                             self._dispatch(event)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, ValueError) as exc:
+                # ValueError: redis-py reading a socket closed under it (the client closed).
                 self.subscribed.clear()
                 log.warning("job events: %s; subscribing again in %.1f s", exc, pause)
                 self._stop.wait(pause)
@@ -157,16 +192,31 @@ class JobWaiters:
                     pubsub.close()
 
 
+def final_job(session: Session, job_id: uuid.UUID) -> Job | None:
+    """The job once it has ended, detached from ``session``; None while it runs (or is missing)."""
+    job = session.get(Job, job_id)
+    if job is None or not JobStatus(job.status).terminal:
+        return None
+    session.expunge(job)
+    return job
+
+
 def wait_final(runtime: Runtime, job_id: uuid.UUID, timeout: float) -> Job | None:
     """The job once it has ended (read from the ledger, detached); None if it has not by ``timeout``."""
 
     def ended() -> Job | None:
-        settings = runtime.settings
-        with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
-            job = session.get(Job, job_id)
-            if job is None or not JobStatus(job.status).terminal:
-                return None
-            session.expunge(job)
-            return job
+        with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
+            return final_job(session, job_id)
 
     return runtime.job_waiters.wait_for(job_id, ended, timeout)
+
+
+async def await_final(runtime: Runtime, job_id: uuid.UUID, timeout: float) -> Job | None:
+    """``wait_final`` for the event loop: reads through the async ledger, waits on no thread."""
+
+    async def ended() -> Job | None:
+        retry_after = runtime.settings.retry_after_seconds
+        async with async_session_scope(runtime.aio_sessions, retry_after) as session:
+            return await session.run_sync(final_job, job_id)
+
+    return await runtime.job_waiters.await_for(job_id, ended, timeout)

@@ -32,7 +32,8 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Set on each new SQLite connection, sync or async."""
     cursor = dbapi_connection.cursor()
     # WAL lets the API read while a worker thread writes; busy_timeout waits out a writer.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -53,30 +54,38 @@ def dialect_insert(session: Session, table: Any) -> Any:
     return sqlite.insert(table)
 
 
+def prepare_sqlite_file(url: str) -> None:
+    """Make the directory of a SQLite file URL's file (an in-memory one needs none)."""
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+# Both engines (sync here, async in ``grump.ledger.aio``) take these.
+SQLITE_CONNECT_ARGS: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {"connect_timeout": 3}
+JSON_CODEC: dict[str, Any] = {"json_serializer": dumps_json, "json_deserializer": orjson.loads}
+
+
+def postgres_pool(pool_size: int) -> dict[str, Any]:
+    """A Postgres engine's pool: ``pool_size`` kept, as many again on a burst, 5 s to get one."""
+    return {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": 5}
+
+
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     """The engine for ``url``: SQLite with WAL and a busy timeout, or a pooled Postgres."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            json_serializer=dumps_json,
-            json_deserializer=orjson.loads,
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        prepare_sqlite_file(url)
+        engine = create_engine(url, connect_args=SQLITE_CONNECT_ARGS, **JSON_CODEC)
+        event.listen(engine, "connect", sqlite_pragmas)
         return engine
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_timeout=5,
-        connect_args={"connect_timeout": 3},
-        json_serializer=dumps_json,
-        json_deserializer=orjson.loads,
+        connect_args=POSTGRES_CONNECT_ARGS,
+        **postgres_pool(pool_size),
+        **JSON_CODEC,
     )
 
 
@@ -100,6 +109,16 @@ def _rollback_quietly(session: Session) -> None:
         session.rollback()
 
 
+def unavailable_for(exc: BaseException, retry_after: int) -> DatabaseUnavailable | None:
+    """The DatabaseUnavailable an error means, or None when it is not an outage.
+
+    The one mapping both session scopes (this one and ``grump.ledger.aio``) apply.
+    """
+    if is_outage(exc):
+        return DatabaseUnavailable("database unavailable", retry_after=retry_after)
+    return None
+
+
 @contextmanager
 def session_scope(factory: sessionmaker[Session], retry_after: int = 5) -> Iterator[Session]:
     """A transaction: commit on success, roll back on error, outages as DatabaseUnavailable."""
@@ -107,16 +126,11 @@ def session_scope(factory: sessionmaker[Session], retry_after: int = 5) -> Itera
     try:
         yield session
         session.commit()
-    except DBAPIError as exc:
+    except BaseException as exc:
         _rollback_quietly(session)
-        if is_outage(exc):
-            raise DatabaseUnavailable("database unavailable", retry_after=retry_after) from exc
-        raise
-    except PoolTimeout as exc:
-        _rollback_quietly(session)
-        raise DatabaseUnavailable("database unavailable", retry_after=retry_after) from exc
-    except BaseException:
-        _rollback_quietly(session)
+        unavailable = unavailable_for(exc, retry_after)
+        if unavailable is not None:
+            raise unavailable from exc
         raise
     finally:
         session.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from grump.jobs.events import JobEvent
@@ -54,6 +56,82 @@ def test_a_lost_event_costs_one_recheck_not_a_hung_caller() -> None:
         uuid.uuid4(), lambda: "ended" if time.monotonic() >= ended_at else None, timeout=10
     )
     assert found == "ended" and time.monotonic() - started < 0.1 + recheck + 0.5
+
+
+def test_an_event_from_another_thread_wakes_an_awaiting_caller_at_once() -> None:
+    waiters = JobWaiters(None, DEFAULT_RECHECK)
+    job_id = uuid.uuid4()
+    done = threading.Event()
+
+    async def check() -> str | None:
+        return "ended" if done.is_set() else None
+
+    async def wait() -> tuple[str | None, float]:
+        # The event comes from a thread, as the listener's (or an embedded worker's) does.
+        threading.Timer(0.1, lambda: (done.set(), waiters.announce_final([job_id]))).start()
+        started = time.monotonic()
+        found = await waiters.await_for(job_id, check, timeout=30)
+        return found, time.monotonic() - started
+
+    found, waited = asyncio.run(wait())
+    assert found == "ended" and waited < DEFAULT_RECHECK / 2
+    assert waiters.waiting() == 0
+
+
+def test_an_awaiting_caller_rechecks_after_a_lost_event_and_gives_up_at_its_timeout() -> None:
+    recheck = 0.3
+    waiters = JobWaiters(None, recheck)
+    ended_at = time.monotonic() + 0.1  # the job ends, and nobody says so
+    checks: list[float] = []
+
+    async def ended() -> str | None:
+        return "ended" if time.monotonic() >= ended_at else None
+
+    async def never() -> str | None:
+        checks.append(time.monotonic())
+        return None
+
+    async def wait() -> tuple[str | None, float, str | None]:
+        started = time.monotonic()
+        found = await waiters.await_for(uuid.uuid4(), ended, timeout=10)
+        waited = time.monotonic() - started
+        return found, waited, await waiters.await_for(uuid.uuid4(), never, timeout=0.5)
+
+    found, waited, timed_out = asyncio.run(wait())
+    assert found == "ended" and waited < 0.1 + recheck + 0.5
+    assert timed_out is None and checks[-1] - checks[0] >= 0.45
+
+
+def test_a_thousand_awaiting_callers_share_one_thread() -> None:
+    waiters = JobWaiters(None, DEFAULT_RECHECK)
+    ids = [uuid.uuid4() for _ in range(1000)]
+    ended: set[uuid.UUID] = set()
+
+    def check(job_id: uuid.UUID) -> Callable[[], Awaitable[uuid.UUID | None]]:
+        async def looked() -> uuid.UUID | None:
+            return job_id if job_id in ended else None
+
+        return looked
+
+    async def wait() -> tuple[list[uuid.UUID | None], int, float]:
+        calls = [asyncio.ensure_future(waiters.await_for(i, check(i), timeout=30)) for i in ids]
+        await asyncio.sleep(0.2)
+        assert waiters.waiting() == len(ids) and not any(c.done() for c in calls)
+        threads = threading.active_count()
+
+        def worker() -> None:
+            ended.update(ids)
+            waiters.announce_final(ids)
+
+        started = time.monotonic()
+        threading.Thread(target=worker).start()
+        found = await asyncio.gather(*calls)
+        return list(found), threads, time.monotonic() - started
+
+    before = threading.active_count()
+    found, threads, woken_in = asyncio.run(wait())
+    assert found == ids and threads == before
+    assert woken_in < DEFAULT_RECHECK / 2 and waiters.waiting() == 0
 
 
 def test_deltas_reach_the_callers_of_their_job() -> None:

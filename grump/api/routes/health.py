@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from grump.api.deps import RuntimeDep
 from grump.metrics_server import exposition_registry, refresh_queue_depth
@@ -14,22 +15,17 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """Answer 200 while the process is up, whatever the state of the services it needs."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", responses={503: {"description": "a service grump needs is down"}})
-def readyz(runtime: RuntimeDep) -> JSONResponse:
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Whether the database and every Redis grump uses answer, with 503 and Retry-After when one does not."""
-    checks: dict[str, str] = {}
-    try:
-        with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"unreachable: {type(exc).__name__}"
-    for name, reachable in runtime.redis_reachable().items():
+    database, redis = await asyncio.gather(runtime.database_reachable(), runtime.redis_reachable())
+    checks = {"database": database}
+    for name, reachable in redis.items():
         checks[name] = "ok" if reachable else "unreachable"
     ready = all(v == "ok" for v in checks.values())
     headers = None if ready else {"Retry-After": str(runtime.settings.retry_after_seconds)}
@@ -43,6 +39,8 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(runtime: RuntimeDep) -> Response:
     """The Prometheus metrics of the API, with the queue depths read fresh from the broker."""
+    # Sync, so FastAPI runs it on its thread pool: the exposition is CPU work and the depths
+    # are read with the sync client, neither of which may hold up the event loop.
     refresh_queue_depth(runtime.broker_redis)
     # Under `grump api --workers N` this sums the counters of all N processes.
     return Response(generate_latest(exposition_registry()), media_type=CONTENT_TYPE_LATEST)

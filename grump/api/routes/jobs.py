@@ -16,10 +16,12 @@ from grump.api.schemas import BatchAnswer, BatchItem, BatchSubmit, JobPage, JobV
 from grump.errors import Conflict, NotFound, RequestError, ValidationFailed
 from grump.jobs import rows
 from grump.jobs.models import JobKind, JobRequest, JobStatus
-from grump.jobs.submit import submit_job
-from grump.jobs.waiters import wait_final
+from grump.jobs.submit import submit_job_async
+from grump.jobs.waiters import await_final
+from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
+from grump.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
 
@@ -32,7 +34,7 @@ def _job_id(raw: str) -> uuid.UUID:
 
 
 @router.post("/jobs", status_code=202, response_model=JobView)
-def submit(
+async def submit(
     request: Annotated[JobRequest, Body()],
     principal: PrincipalDep,
     runtime: RuntimeDep,
@@ -40,12 +42,12 @@ def submit(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JobView:
     """Queue one job, or answer with the identical job already in flight or the one made under the same ``Idempotency-Key``."""
-    done = submit_job(runtime, celery, principal.tenant, request, idempotency_key)
+    done = await submit_job_async(runtime, celery, principal.tenant, request, idempotency_key)
     return JobView.of(done.job, coalesced=done.coalesced)
 
 
 @router.post("/jobs:batch", status_code=202, response_model=BatchAnswer)
-def submit_batch(
+async def submit_batch(
     batch: BatchSubmit, principal: PrincipalDep, runtime: RuntimeDep, celery: CeleryDep
 ) -> BatchAnswer:
     """Queue several jobs at once; each item answers with its job or its own error, by index."""
@@ -53,9 +55,10 @@ def submit_batch(
     if len(batch.jobs) > limit:
         raise ValidationFailed("jobs", f"at most {limit} jobs per batch")
     items: list[BatchItem] = []
+    # In order, one after another: a later item coalesces onto an earlier identical one.
     for index, request in enumerate(batch.jobs):
         try:
-            done = submit_job(runtime, celery, principal.tenant, request)
+            done = await submit_job_async(runtime, celery, principal.tenant, request)
         except RequestError as exc:
             # One bad job does not sink the batch; outages do (they raise).
             items.append(BatchItem(index=index, error=exc.to_dict()))
@@ -68,8 +71,14 @@ def submit_batch(
 MAX_WAIT_SECONDS = 60.0
 
 
+async def _read(runtime: Runtime, tenant: str, job_id: uuid.UUID) -> JobView:
+    retry_after = runtime.settings.retry_after_seconds
+    async with async_session_scope(runtime.aio_sessions, retry_after) as session:
+        return JobView.of(await session.run_sync(rows.get_job, tenant, job_id))
+
+
 @router.get("/jobs/{job_id}", response_model=JobView)
-def read(
+async def read(
     job_id: str,
     principal: PrincipalDep,
     runtime: RuntimeDep,
@@ -81,15 +90,13 @@ def read(
     the caller is answered within milliseconds of the worker's commit.
     """
     ident = _job_id(job_id)
-    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        view = JobView.of(rows.get_job(session, principal.tenant, ident))
+    view = await _read(runtime, principal.tenant, ident)
     if wait <= 0 or JobStatus(view.status).terminal:
         return view
-    ended = wait_final(runtime, ident, wait)
+    ended = await await_final(runtime, ident, wait)
     if ended is not None:
         return JobView.of(ended)
-    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        return JobView.of(rows.get_job(session, principal.tenant, ident))
+    return await _read(runtime, principal.tenant, ident)
 
 
 def _encode_cursor(job: Job) -> str:
@@ -105,6 +112,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise ValidationFailed("cursor", "not a cursor this API gave out") from None
 
 
+# Listing and cancelling stay sync (FastAPI runs them on its thread pool): neither waits on
+# anything, and neither is on the path a job's caller takes per call.
 @router.get("/jobs", response_model=JobPage)
 def list_jobs(
     principal: PrincipalDep,

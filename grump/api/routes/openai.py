@@ -1,8 +1,9 @@
 """OpenAI-compatible front door: POST /v1/chat/completions and POST /v1/embeddings.
 
 Each call is an ordinary grump job (routing, budgets, cache, coalescing, the
-ledger all apply): it is submitted, then waited for (woken by the worker's commit,
-``grump.jobs.waiters``) for at most ``GRUMP_OPENAI_WAIT_SECONDS``, and answered in OpenAI's shapes.
+ledger all apply): it is submitted, then awaited on the event loop, at no thread
+per caller (woken by the worker's commit, ``grump.jobs.waiters``), for at most
+``GRUMP_OPENAI_WAIT_SECONDS``, and answered in OpenAI's shapes.
 ``model: "auto"`` (or no model) lets grump route. Errors use OpenAI's shape
 ``{"error": {"message", "type", "code", "param"}}`` so its SDKs report them.
 The job behind an answer is named in the ``x-grump-job-id`` header.
@@ -27,8 +28,8 @@ from grump.api.errors import describe
 from grump.api.responses import OPENAI_ERROR_RESPONSES
 from grump.errors import GrumpError, ServiceUnavailable, UnknownModel, ValidationFailed
 from grump.jobs.models import CompleteJobRequest, EmbedJobRequest, JobStatus
-from grump.jobs.submit import submit_job
-from grump.jobs.waiters import wait_final
+from grump.jobs.submit import submit_job_async
+from grump.jobs.waiters import await_final
 from grump.ledger.models import Job
 from grump.routing.policy import AUTO_MODEL
 from grump.runtime import Runtime
@@ -151,9 +152,9 @@ def _refuse_unsupported(body: ChatCompletionBody) -> None:
             raise ValidationFailed(name, "not supported by grump's OpenAI-compatible API")
 
 
-def _wait(runtime: Runtime, job_id: uuid.UUID) -> Job:
+async def _wait(runtime: Runtime, job_id: uuid.UUID) -> Job:
     """The job once final: woken by the worker's commit, bounded by GRUMP_OPENAI_WAIT_SECONDS."""
-    job = wait_final(runtime, job_id, runtime.settings.openai_wait_seconds)
+    job = await await_final(runtime, job_id, runtime.settings.openai_wait_seconds)
     if job is None:
         raise _StillRunning(job_id)
     return job
@@ -165,11 +166,11 @@ class _StillRunning(Exception):
         self.job_id = job_id
 
 
-def _finished(runtime: Runtime, job_id: uuid.UUID) -> Job | JSONResponse:
+async def _finished(runtime: Runtime, job_id: uuid.UUID) -> Job | JSONResponse:
     """The succeeded job, or the OpenAI-shaped error a caller should get instead."""
     header = {"x-grump-job-id": str(job_id)}
     try:
-        job = _wait(runtime, job_id)
+        job = await _wait(runtime, job_id)
     except _StillRunning as exc:
         message = f"{exc}; GET /v1/jobs/{job_id} for its answer, or send the request again"
         # Sent again, the request joins the job in flight: Retry-After tells SDKs when.
@@ -187,7 +188,7 @@ def _headers(job: Job) -> dict[str, str]:
 
 
 @router.post("/chat/completions", response_model=None)
-def chat_completions(
+async def chat_completions(
     body: ChatCompletionBody, principal: PrincipalDep, runtime: RuntimeDep, celery: CeleryDep
 ) -> JSONResponse:
     """Create a chat completion, run as a grump job and answered in OpenAI's shape once it finishes."""
@@ -204,8 +205,8 @@ def chat_completions(
     if body.model != AUTO_MODEL:
         grump_input["model"] = body.model
     request = _job_request(CompleteJobRequest, "complete", grump_input, body.user)
-    done = submit_job(runtime, celery, principal.tenant, request)
-    job = _finished(runtime, done.job.id)
+    done = await submit_job_async(runtime, celery, principal.tenant, request)
+    job = await _finished(runtime, done.job.id)
     if isinstance(job, JSONResponse):
         return job
     return JSONResponse(chat_completion_json(job), headers=_headers(job))
@@ -239,7 +240,7 @@ def chat_completion_json(job: Job) -> dict[str, Any]:
 
 
 @router.post("/embeddings", response_model=None)
-def embeddings(
+async def embeddings(
     body: EmbeddingsBody, principal: PrincipalDep, runtime: RuntimeDep, celery: CeleryDep
 ) -> JSONResponse:
     """Create embeddings, run as a grump job and answered in OpenAI's shape once it finishes."""
@@ -250,8 +251,8 @@ def embeddings(
     if body.dimensions is not None:
         grump_input["dimensions"] = body.dimensions
     request = _job_request(EmbedJobRequest, "embed", grump_input, body.user)
-    done = submit_job(runtime, celery, principal.tenant, request)
-    job = _finished(runtime, done.job.id)
+    done = await submit_job_async(runtime, celery, principal.tenant, request)
+    job = await _finished(runtime, done.job.id)
     if isinstance(job, JSONResponse):
         return job
     return JSONResponse(embeddings_json(job, body.encoding_format), headers=_headers(job))
