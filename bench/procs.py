@@ -48,6 +48,20 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *(descendant for child in children for descendant in process_tree(child))]
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds ``pid`` has used, or None once it has exited."""
+    stat = _read(f"/proc/{pid}/stat").rpartition(")")[2].split()
+    if not stat:
+        return None
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all of this machine's cores have spent on anything but idling, since boot."""
+    fields = [int(f) for f in _read("/proc/stat").split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+
 class ProcessTable:
     """RSS and CPU time of every process of some programs, their children included."""
 
