@@ -39,6 +39,7 @@ from grump.settings import Settings
 if TYPE_CHECKING:
     from grump.cache.completions import CompletionCache
     from grump.jobs.embed.service import EmbedService
+    from grump.jobs.ended import EndedJobs
     from grump.jobs.leases import Leases
     from grump.jobs.waiters import JobWaiters
     from grump.providers.ratelimit import RateLimiter
@@ -167,6 +168,14 @@ class Runtime:
         """The running loop's ``redis.asyncio`` clients, by role (as ``_redis_urls``)."""
         return self._aio_redis.get()
 
+    @cached_property
+    def ended_jobs(self) -> EndedJobs:
+        """This process's callers waiting for jobs to end, answered by batched ledger reads."""
+        from grump.jobs.ended import EndedJobs
+        from grump.jobs.waiters import load_ended
+
+        return EndedJobs(self.job_waiters, load_ended(self), self.settings.result_recheck_seconds)
+
     async def redis_reachable(self) -> dict[str, bool]:
         """Whether each Redis this process depends on answers a PING, by role."""
         clients = self.aio_redis()
@@ -241,6 +250,9 @@ class Runtime:
         service = self.__dict__.pop("embed_service", None)
         if service is not None:
             service.close()
+        ended = self.__dict__.pop("ended_jobs", None)
+        if ended is not None:
+            ended.close()
         waiters = self.__dict__.pop("job_waiters", None)
         if waiters is not None:
             waiters.close()

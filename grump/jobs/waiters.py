@@ -9,10 +9,12 @@ A caller waits either on a thread (``wait_for``) or on an event loop
 (``await_for``): the listener thread wakes an awaiting caller through its
 loop's ``call_soon_threadsafe``, so any number of them wait at no thread each.
 
-A caller never trusts an event alone: it reads the ledger when woken, and
-again every ``GRUMP_RESULT_RECHECK_SECONDS`` in case an event was lost; each
-time the subscription is (re)made every caller is woken, since events published
-while it was down are gone.
+An event never stands alone: the ledger is read when it arrives, and again
+every ``GRUMP_RESULT_RECHECK_SECONDS`` in case one was lost; each time the
+subscription is (re)made every caller is woken, since events published while it
+was down are gone. Callers waiting for a job's end (``wait_final``,
+``await_final``) have those reads made for them in batches by
+``grump.jobs.ended``; ``wait_for`` and ``await_for`` read for themselves.
 """
 
 from __future__ import annotations
@@ -28,11 +30,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from grump.jobs.events import CHANNEL_PATTERN, JobEvent, publish
 from grump.jobs.models import JobStatus
-from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
 
@@ -192,31 +193,29 @@ class JobWaiters:
                     pubsub.close()
 
 
-def final_job(session: Session, job_id: uuid.UUID) -> Job | None:
-    """The job once it has ended, detached from ``session``; None while it runs (or is missing)."""
-    job = session.get(Job, job_id)
-    if job is None or not JobStatus(job.status).terminal:
-        return None
-    session.expunge(job)
-    return job
+def load_ended(runtime: Runtime) -> Callable[[list[uuid.UUID]], dict[uuid.UUID, Job]]:
+    """Reads, in one query, the rows of those of some jobs that have ended (detached)."""
+    ended_statuses = [status.value for status in JobStatus if status.terminal]
+
+    def load(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, Job]:
+        with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
+            jobs = list(
+                session.scalars(
+                    select(Job).where(Job.id.in_(job_ids), Job.status.in_(ended_statuses))
+                )
+            )
+            for job in jobs:
+                session.expunge(job)
+        return {job.id: job for job in jobs}
+
+    return load
 
 
 def wait_final(runtime: Runtime, job_id: uuid.UUID, timeout: float) -> Job | None:
     """The job once it has ended (read from the ledger, detached); None if it has not by ``timeout``."""
-
-    def ended() -> Job | None:
-        with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-            return final_job(session, job_id)
-
-    return runtime.job_waiters.wait_for(job_id, ended, timeout)
+    return runtime.ended_jobs.wait(job_id, timeout)
 
 
 async def await_final(runtime: Runtime, job_id: uuid.UUID, timeout: float) -> Job | None:
-    """``wait_final`` for the event loop: reads through the async ledger, waits on no thread."""
-
-    async def ended() -> Job | None:
-        retry_after = runtime.settings.retry_after_seconds
-        async with async_session_scope(runtime.aio_sessions, retry_after) as session:
-            return await session.run_sync(final_job, job_id)
-
-    return await runtime.job_waiters.await_for(job_id, ended, timeout)
+    """``wait_final`` for the event loop: the caller waits on no thread and reads nothing itself."""
+    return await runtime.ended_jobs.await_ended(job_id, timeout)

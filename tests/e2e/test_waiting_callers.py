@@ -149,11 +149,10 @@ async def _hold(programs: Programs, pid: int, url: str, key: str, ids: list[str]
         answers = await asyncio.gather(*calls)
         answered = time.monotonic()
 
-    # Every caller has its job's end; woken all in the same instant, the reads that found
-    # the pool busy past its timeout are the documented 503 with Retry-After, never a 500.
+    # Every caller has its job's end, though all were woken in the same instant: their
+    # rows are read for them in batches (grump.jobs.ended), not a read per caller.
     unavailable = [a for a in answers if a[0] == 503]
-    assert [a for a in answers if a != (200, "cancelled")] == unavailable
-    assert all(int(a[1].split()[-1]) > 0 for a in unavailable)
+    assert [a for a in answers if a != (200, "cancelled")] == []
     assert arriving.statuses == waiting.statuses == {200}
     print(
         f"\n{WAITERS} callers waiting on one API process ({threads} threads);"

@@ -8,7 +8,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
+from grump.jobs.ended import EndedJobs
 from grump.jobs.events import JobEvent
 from grump.jobs.models import CompleteJobRequest
 from grump.jobs.run import process_job
@@ -184,3 +186,73 @@ def test_a_read_with_wait_gives_the_job_as_it_is_at_the_end_of_the_wait(api: Api
     assert answer.status_code == 200 and answer.json()["status"] == "queued"
     too_long = api.client.get(f"/v1/jobs/{job_id}?wait=61", headers=api.auth())
     assert too_long.status_code == 422 and "wait" in too_long.text
+
+
+class CountingLedger:
+    """A stand-in for the ledger's read of ended jobs: which jobs have ended, and the reads made."""
+
+    def __init__(self) -> None:
+        self.ended: dict[uuid.UUID, Any] = {}
+        self.reads: list[int] = []
+
+    def load(self, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        self.reads.append(len(job_ids))
+        return {i: self.ended[i] for i in job_ids if i in self.ended}
+
+
+def test_many_callers_woken_together_are_read_for_in_a_few_queries() -> None:
+    ledger = CountingLedger()
+    waiters = JobWaiters(None, DEFAULT_RECHECK)
+    ended = EndedJobs(waiters, ledger.load, DEFAULT_RECHECK)
+    ids = [uuid.uuid4() for _ in range(300)]
+    answers: dict[uuid.UUID, Any] = {}
+    callers = [
+        threading.Thread(target=lambda i=i: answers.setdefault(i, ended.wait(i, 10))) for i in ids
+    ]
+    for caller in callers:
+        caller.start()
+    while ended.waiting() < len(ids):
+        time.sleep(0.01)
+    time.sleep(0.2)
+    reads_before = len(ledger.reads)
+    for job_id in ids:
+        ledger.ended[job_id] = f"row of {job_id}"
+    waiters.announce_final(ids)
+    for caller in callers:
+        caller.join(5)
+    ended.close()
+    assert answers == {i: f"row of {i}" for i in ids}
+    # 300 callers woken at once: a handful of batched reads, not one each.
+    assert len(ledger.reads) - reads_before <= 5, ledger.reads
+
+
+def test_a_job_that_ended_unannounced_is_found_by_the_sweep() -> None:
+    recheck = 0.3
+    ledger = CountingLedger()
+    ended = EndedJobs(JobWaiters(None, recheck), ledger.load, recheck)
+    job_id = uuid.uuid4()
+    threading.Timer(0.1, lambda: ledger.ended.setdefault(job_id, "row")).start()
+    started = time.monotonic()
+    assert ended.wait(job_id, 10) == "row"
+    assert time.monotonic() - started < 0.1 + recheck + 0.5
+    ended.close()
+
+
+async def _await_three(ended: EndedJobs, ids: list[uuid.UUID]) -> list[Any]:
+    return list(await asyncio.gather(*(ended.await_ended(i, 5) for i in ids)))
+
+
+def test_callers_on_an_event_loop_are_answered_too() -> None:
+    ledger = CountingLedger()
+    waiters = JobWaiters(None, DEFAULT_RECHECK)
+    ended = EndedJobs(waiters, ledger.load, DEFAULT_RECHECK)
+    ids = [uuid.uuid4() for _ in range(3)]
+
+    def finish() -> None:
+        for job_id in ids:
+            ledger.ended[job_id] = str(job_id)
+        waiters.announce_final(ids)
+
+    threading.Timer(0.2, finish).start()
+    assert asyncio.run(_await_three(ended, ids)) == [str(i) for i in ids]
+    ended.close()
