@@ -70,6 +70,7 @@ class Gateways:
         self.headers: dict[str, dict[str, str]] = {"upstream": {}}
         self.litellm_key = f"sk-bench-{uuid.uuid4().hex}"
         self.db_name, self.db_url = "", ""
+        self.grump_settings: dict[str, str] = {}
 
     def url(self, system: str) -> str:
         return f"http://127.0.0.1:{self.ports[system]}"
@@ -125,6 +126,7 @@ class Gateways:
             GRUMP_CACHE_ENABLED="false",  # every call reaches the upstream
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.grump_settings)  # --set: a setting tried against its default
         return env
 
     def start_grump(self) -> None:
@@ -243,10 +245,18 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="a call's timeout")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--redis", default=REDIS_URL.rsplit("/", 1)[0] + "/10")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="GRUMP_NAME=VALUE",
+        help="a grump setting other than its default (repeatable); the report names it",
+    )
     args = parser.parse_args()
     systems = [s for s in SYSTEMS if s in args.systems.split(",")]
     workdir = Path(f"/tmp/grump-gateway-{os.getpid()}")
     gateways, began = Gateways(systems, args.redis, args.delay, workdir), time.monotonic()
+    gateways.grump_settings = dict(item.split("=", 1) for item in args.set)
     try:
         gateways.start()
         print(
@@ -254,7 +264,8 @@ def main() -> int:
             f"(started in {time.monotonic() - began:.0f} s); {args.clients} clients, "
             f"{args.warmup:g} s warm-up + {args.seconds:g} s measured each; upstream answers "
             f"after {args.delay:g} s; model {MODEL}; {LITELLM}; grump's database "
-            f"{gateways.db_name or '-'}, Redis {args.redis}",
+            f"{gateways.db_name or '-'}, Redis {args.redis}; grump settings "
+            f"{gateways.grump_settings or 'all default'}",
             flush=True,
         )
         windows = {s: measure(gateways, s, args, gateways.cpu) for s in systems}

@@ -61,7 +61,9 @@ class Settings(BaseSettings):
 
     # Workers
     cpu_concurrency: int = 2
-    llm_concurrency: int = 8
+    llm_concurrency: int = Field(
+        128, ge=1, description="threads of an llm worker: provider calls in flight at once"
+    )
     gpu_concurrency: int = Field(
         8, ge=1, description="threads of a gpu worker: batches of embed jobs it runs at once"
     )
