@@ -1,4 +1,4 @@
-"""Serving /metrics from workers and beat, and reading queue depths from Redis.
+"""Serving /metrics from workers and beat, and reading queue depths from the broker.
 
 A prefork worker counts in its child processes, which the parent's HTTP server
 cannot see; there prometheus-client's multiprocess mode is used: children write
@@ -13,14 +13,21 @@ prometheus-client) before importing the worker or this module. ``grump api
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import redis
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from redis.exceptions import RedisError
 
+from grump.broker import AMQP_ERRORS, amqp_queue_depths
 from grump.celery.queues import ALL_QUEUES, redis_priority_keys
 from grump.metrics import QUEUE_DEPTH
 from grump.metrics_mode import MULTIPROC_ENV as MULTIPROC_ENV
+
+if TYPE_CHECKING:
+    from grump.runtime import Runtime
+
+BROKER_ERRORS: tuple[type[BaseException], ...] = (RedisError, *AMQP_ERRORS)
 
 
 def exposition_registry() -> CollectorRegistry:
@@ -59,12 +66,17 @@ def queue_depths(client: redis.Redis) -> dict[str, int]:
     }
 
 
-def refresh_queue_depth(client: redis.Redis | None) -> None:
-    """Set worker_queue_depth from the broker; leaves it alone when Redis is not the broker."""
-    if client is None:
-        return
+def refresh_queue_depth(runtime: Runtime) -> None:
+    """Set worker_queue_depth from the broker (Redis or RabbitMQ); left alone in-process."""
+    depths: dict[str, int] = {}
+    amqp = runtime.broker_amqp_url
+    # /metrics must answer even while the broker is down; readyz reports that.
     try:
-        for queue, depth in queue_depths(client).items():
-            QUEUE_DEPTH.labels(queue).set(depth)
-    except (RedisError, OSError):
-        pass  # /metrics must answer even while the broker is down; readyz reports that
+        if runtime.broker_redis is not None:
+            depths = queue_depths(runtime.broker_redis)
+        elif amqp is not None:
+            depths = amqp_queue_depths(amqp, ALL_QUEUES)
+    except BROKER_ERRORS:
+        return
+    for queue, depth in depths.items():
+        QUEUE_DEPTH.labels(queue).set(depth)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from grump.broker import amqp_reachable, is_amqp_url
 from grump.ledger.aio import make_async_engine, make_async_sessionmaker
 from grump.ledger.db import make_engine, make_sessionmaker
 from grump.loop_local import LoopLocal
@@ -133,7 +134,11 @@ class Runtime:
 
     @cached_property
     def leases(self) -> Leases | None:
-        """This process's job leases, on GRUMP_REDIS_URL or a Redis broker; None without Redis."""
+        """This process's job leases, on GRUMP_REDIS_URL or a Redis broker; None without Redis.
+
+        A RabbitMQ broker holds no leases: with it, GRUMP_REDIS_URL is what lets recovery
+        tell a dead claimer from a live one.
+        """
         url = self.settings.redis_url
         if not is_redis_url(url):
             url = self.settings.broker_url if is_redis_url(self.settings.broker_url) else None
@@ -175,6 +180,21 @@ class Runtime:
         from grump.jobs.waiters import load_ended
 
         return EndedJobs(self.job_waiters, load_ended(self), self.settings.result_recheck_seconds)
+
+    @property
+    def broker_amqp_url(self) -> str | None:
+        """The broker's URL when it is RabbitMQ (queue depths, readiness), else None."""
+        broker = self.settings.broker_url
+        return broker if is_amqp_url(broker) else None
+
+    async def services_reachable(self) -> dict[str, bool]:
+        """Whether the broker and Redis this process depends on answer, by role."""
+        reachable = await self.redis_reachable()
+        amqp = self.broker_amqp_url
+        if amqp is not None:
+            # kombu's connection is sync: checked on a thread, off the event loop.
+            reachable["broker"] = await asyncio.to_thread(amqp_reachable, amqp)
+        return reachable
 
     async def redis_reachable(self) -> dict[str, bool]:
         """Whether each Redis this process depends on answers a PING, by role."""

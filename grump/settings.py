@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
     # Jobs and delivery
     job_deadline_seconds: int = Field(600, description="queued/running past this is stuck")
     visibility_timeout_seconds: int = Field(3600, description="Redis broker redelivery delay")
+    rabbitmq_queue_type: Literal["quorum", "classic"] = Field(
+        "quorum", description="RabbitMQ tier queues: quorum (replicated) or classic (priorities)"
+    )
     task_max_retries: int = 5
     requeue_interval_seconds: int = 60
     worker_heartbeat_seconds: float = Field(

@@ -1,4 +1,4 @@
-"""Finding the real Redis and Postgres the integration and e2e tests use.
+"""Finding the real Redis, Postgres and RabbitMQ the integration and e2e tests use.
 
 Locally an unreachable service skips with a one-line reason; with CI=true it
 fails the run, never skips.
@@ -7,8 +7,12 @@ fails the run, never skips.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -74,3 +78,49 @@ def drop_database(name: str) -> None:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+RABBITMQ_URL = os.environ.get("GRUMP_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def _rabbitmqctl(*args: str) -> None:
+    done = subprocess.run(["rabbitmqctl", *args], capture_output=True, timeout=60)
+    if done.returncode != 0:
+        raise AssertionError(f"rabbitmqctl {args[0]} failed: {done.stderr.decode()[-1000:]}")
+
+
+@contextmanager
+def rabbitmq_vhost() -> Iterator[str]:
+    """A fresh vhost on the machine's RabbitMQ, deleted afterwards: the URL of grump's broker there.
+
+    A vhost of its own gives a test its own queues and exchanges, so no other test's
+    messages (nor queues of another type) can meet its own.
+    """
+    if shutil.which("rabbitmqctl") is None:
+        unavailable("rabbitmqctl is not installed")
+    parts = urlsplit(RABBITMQ_URL)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 1):
+            pass
+    except OSError as exc:
+        unavailable(f"RabbitMQ not reachable at {parts.hostname}:{parts.port}: {exc}")
+    vhost = f"grump_test_{uuid.uuid4().hex[:10]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, parts.username or "guest", ".*", ".*", ".*")
+        yield urlunsplit(parts._replace(path=f"/{vhost}"))
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def rabbitmq_queue_types(vhost_url: str) -> dict[str, str]:
+    """Queue name -> type ("quorum", "classic") in the vhost of ``vhost_url``, as RabbitMQ has it."""
+    vhost = urlsplit(vhost_url).path.lstrip("/")
+    done = subprocess.run(
+        ["rabbitmqctl", "list_queues", "-q", "--no-table-headers", "-p", vhost, "name", "type"],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    rows = (line.split() for line in done.stdout.decode().splitlines())
+    return {row[0]: row[1] for row in rows if len(row) == 2}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
-from grump.celery.queues import ALL_QUEUES, MAINTENANCE_QUEUE, PRIORITY_STEPS
+from grump.broker import is_amqp_url
+from grump.celery.queues import ALL_QUEUES, AMQP_MAX_PRIORITY, MAINTENANCE_QUEUE, PRIORITY_STEPS
 from grump.celery.schedule import beat_schedule
 from grump.runtime import Runtime
 from grump.settings import Settings
@@ -15,6 +17,46 @@ from grump.settings import Settings
 if TYPE_CHECKING:
     from grump.jobs.embed.batch import BatchReport
     from grump.jobs.embed.lanes import Lanes
+
+
+# On RabbitMQ the tier queues hang off one topic exchange: Celery's native delayed
+# delivery (countdown retries on quorum queues) needs a topic or fanout exchange.
+AMQP_EXCHANGE = Exchange("grump", type="topic", durable=True)
+
+
+def task_queues(settings: Settings, names: Iterable[str]) -> list[Queue]:
+    """The kombu queues ``names`` on this broker: on RabbitMQ, quorum or classic with priorities."""
+    if not is_amqp_url(settings.broker_url):
+        return [Queue(name, routing_key=name) for name in names]
+    if settings.rabbitmq_queue_type == "quorum":
+        arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+    else:
+        arguments = {"x-max-priority": AMQP_MAX_PRIORITY}
+    return [
+        Queue(name, AMQP_EXCHANGE, routing_key=name, durable=True, queue_arguments=arguments)
+        for name in names
+    ]
+
+
+def _amqp_config(settings: Settings) -> dict[str, Any]:
+    """What differs on RabbitMQ: confirmed publishes, the queue type, the default exchange."""
+    config: dict[str, Any] = {
+        # A publish returns once the broker has the message (a quorum queue: a majority of
+        # its nodes), so an accepted job is never one the broker silently dropped.
+        "broker_transport_options": {"confirm_publish": True},
+        "task_default_exchange": AMQP_EXCHANGE.name,
+        "task_default_exchange_type": AMQP_EXCHANGE.type,
+        "task_default_queue_type": settings.rabbitmq_queue_type,
+        # A queue named nowhere in grump's list is still made of the same type and exchange type.
+        "task_create_missing_queue_type": settings.rabbitmq_queue_type,
+        "task_create_missing_queue_exchange_type": AMQP_EXCHANGE.type,
+        # Quorum queues have no global QoS: Celery then sets the prefetch per consumer, and
+        # a countdown waits in the broker (native delayed delivery), not in a worker.
+        "worker_detect_quorum_queues": True,
+    }
+    if settings.rabbitmq_queue_type == "classic":
+        config["task_queue_max_priority"] = AMQP_MAX_PRIORITY
+    return config
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -32,12 +74,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     if settings.effective_broker_url.startswith("memory://"):
         # The in-process broker is polled; the default of one second would idle workers.
         transport_options["polling_interval"] = 0.005
-    return {
+    config: dict[str, Any] = {
         "broker_url": settings.effective_broker_url,
         "broker_transport_options": transport_options,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": 3,
-        "task_queues": [Queue(name, routing_key=name) for name in ALL_QUEUES],
+        "task_queues": task_queues(settings, ALL_QUEUES),
         "task_default_queue": MAINTENANCE_QUEUE,
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -65,6 +107,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "timezone": "UTC",
         "enable_utc": True,
     }
+    if is_amqp_url(settings.broker_url):
+        config.update(_amqp_config(settings))
+    return config
 
 
 class GrumpCelery(Celery):

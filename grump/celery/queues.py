@@ -1,4 +1,4 @@
-"""Tiers -> queue names, and how Redis holds a queue's priorities.
+"""Tiers -> queue names, and how each broker holds a queue's priorities.
 
 The one place that says which queue a job goes to; ``grump.celery.workers``
 says which worker reads it.
@@ -34,14 +34,31 @@ def queue_for(tier: Tier) -> str:
     return TIER_QUEUE[tier]
 
 
-def celery_priority(api_priority: int) -> int:
-    """Map the API's 0 (lowest) .. 9 (most urgent) to Redis's lower-is-first."""
-    return 9 - api_priority
+# RabbitMQ's priorities (classic queues declared with x-max-priority): higher is served
+# first, the API's own order; quorum queues before RabbitMQ 4.0 ignore them.
+AMQP_MAX_PRIORITY = 9
 
 
-def api_priority(celery_priority: int) -> int:
+def celery_priority(api_priority: int, amqp: bool = False) -> int:
+    """Map the API's 0 (lowest) .. 9 (most urgent) to Redis's lower-is-first, or RabbitMQ's higher."""
+    return api_priority if amqp else 9 - api_priority
+
+
+def api_priority(celery_priority: int, amqp: bool = False) -> int:
     """The inverse of ``celery_priority``."""
-    return 9 - celery_priority
+    return celery_priority if amqp else 9 - celery_priority
+
+
+def queue_of_routing_key(routing_key: str) -> str | None:
+    """The queue a delivered message's routing key names, or None.
+
+    A message that waited out a countdown in RabbitMQ's delay exchanges arrives with
+    the delay's bits before its queue's name (``0.1.0...1.complete.economy``).
+    """
+    for queue in ALL_QUEUES:
+        if routing_key == queue or routing_key.endswith(f".{queue}"):
+            return queue
+    return None
 
 
 def redis_priority_keys(queue: str) -> list[str]:

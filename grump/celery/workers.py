@@ -12,9 +12,8 @@ from celery.signals import (
     worker_ready,
     worker_shutdown,
 )
-from kombu import Queue
 
-from grump.celery.app import GrumpCelery, create_celery
+from grump.celery.app import GrumpCelery, create_celery, task_queues
 from grump.celery.held import hold_message
 from grump.celery.profiles import WORKER_PROFILES, WorkerKind, concurrency_for, prefetch_multiplier
 from grump.jobs.recovery import RecoveryLoop
@@ -27,7 +26,10 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> GrumpCelery:
     profile = WORKER_PROFILES[kind]
     app = create_celery(settings)
     app.conf.update(
-        task_queues=[Queue(name, routing_key=name) for name in profile.queues],
+        # Only its own: on RabbitMQ the worker binds every queue its app names to the delay
+        # exchanges at start, and another tier's may not exist yet. What it publishes to
+        # another tier's queue (a recovered job) is declared alike (``_amqp_config``).
+        task_queues=task_queues(settings, profile.queues),
         worker_prefetch_multiplier=prefetch_multiplier(settings, kind),
         worker_pool=profile.pool,
         worker_concurrency=concurrency_for(settings, kind),

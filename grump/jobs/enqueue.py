@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from amqp.exceptions import AMQPError, MessageNacked
 from celery import Celery
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
+from grump.broker import is_amqp_url
 from grump.celery.queues import EMBED_QUEUE, celery_priority
 from grump.celery.task_names import EMBED_JOBS_TASK, RUN_JOB_TASK
 from grump.errors import BrokerUnavailable
@@ -33,8 +35,17 @@ def publish_job(
             args=[str(job_id)],
             queue=queue,
             routing_key=queue,
-            priority=celery_priority(priority),
+            priority=celery_priority(priority, amqp=is_amqp_url(app.conf.broker_url)),
             countdown=countdown,
         )
-    except (KombuOperationalError, RedisError, ConnectionError, OSError) as exc:
+    # AMQPError: RabbitMQ closed the connection or channel (down, a queue it refuses);
+    # MessageNacked: with publisher confirms, it did not take the message.
+    except (
+        KombuOperationalError,
+        RedisError,
+        AMQPError,
+        MessageNacked,
+        ConnectionError,
+        OSError,
+    ) as exc:
         raise BrokerUnavailable("broker unavailable", retry_after=retry_after) from exc

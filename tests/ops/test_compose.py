@@ -98,10 +98,30 @@ def test_grump_services_reach_redis_and_postgres_by_service_name() -> None:
         env = service["environment"]
         assert env["GRUMP_DATABASE_URL"].startswith("postgresql+psycopg://"), name
         assert "@postgres:5432/" in env["GRUMP_DATABASE_URL"], name
-        assert env["GRUMP_BROKER_URL"].startswith("redis://redis:6379/"), name
+        # Redis unless GRUMP_BROKER_URL (in .env) points at the rabbitmq profile's broker.
+        assert env["GRUMP_BROKER_URL"].startswith("${GRUMP_BROKER_URL:-redis://redis:6379/"), name
+        assert env["GRUMP_REDIS_URL"].startswith("redis://redis:6379/"), name
         # Containers listen beyond loopback and serve metrics.
         assert env["GRUMP_API_HOST"] == "0.0.0.0", name
         assert env["GRUMP_METRICS_PORT"] == "9100", name
+
+
+def test_rabbitmq_is_an_optional_broker_that_keeps_its_messages() -> None:
+    rabbitmq = SERVICES["rabbitmq"]
+    assert rabbitmq["profiles"] == ["rabbitmq"]
+    # Its node name comes from the hostname: a new one each start would orphan its data.
+    assert rabbitmq["hostname"] == "rabbitmq"
+    mounts = dict(volume.split(":", 1) for volume in rabbitmq["volumes"])
+    assert (
+        mounts.get("rabbitmq-data") == "/var/lib/rabbitmq" and "rabbitmq-data" in COMPOSE["volumes"]
+    )
+    assert "rabbitmq-diagnostics" in rabbitmq["healthcheck"]["test"]
+    for name, service in GRUMP_SERVICES.items():
+        if name == "migrate":
+            continue
+        dependency = service["depends_on"]["rabbitmq"]
+        # Without the profile there is no rabbitmq service to wait for.
+        assert dependency == {"condition": "service_healthy", "required": False}, name
 
 
 def test_gpu_worker_is_optional_and_reserves_an_nvidia_gpu() -> None:

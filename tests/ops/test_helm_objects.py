@@ -403,3 +403,44 @@ def test_network_policy_lets_the_release_and_scrapers_reach_the_api() -> None:
     # The helm test pod and the other grump pods are of the release.
     assert {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "grump"}}} in sources
     assert {"namespaceSelector": {}} in sources
+
+
+RABBITMQ_URL = "amqp://grump:pw@rabbitmq:5672/grump"
+
+
+def test_a_rabbitmq_url_is_the_broker_and_keda_reads_its_queues() -> None:
+    rabbitmq = (f"secrets.rabbitmqUrl={RABBITMQ_URL}", "rabbitmq.queueType=classic")
+    objects = helm_template((), rabbitmq)
+    secret = objects_of_kind(objects, "Secret")["grump"]
+    assert secret["stringData"]["GRUMP_BROKER_URL"] == RABBITMQ_URL
+    assert secret["stringData"]["GRUMP_REDIS_URL"].startswith("redis://")  # leases
+    config = objects_of_kind(objects, "ConfigMap")["grump-config"]
+    assert config["data"]["GRUMP_RABBITMQ_QUEUE_TYPE"] == "classic"
+    Settings.model_validate({"rabbitmq_queue_type": config["data"]["GRUMP_RABBITMQ_QUEUE_TYPE"]})
+    # The GPU pool's values name their own Secret; KEDA reaches RabbitMQ at the worker's URL.
+    scaled = objects_of_kind(
+        helm_template((GPU_POOL_VALUES,), (*rabbitmq, "keda.source=rabbitmq")), "ScaledObject"
+    )
+    values = {w["name"]: w for w in load_yaml(GPU_POOL_VALUES)["workers"]}
+    for name, worker in values.items():
+        triggers = scaled[f"grump-worker-{name}"]["spec"]["triggers"]
+        assert [t["metadata"]["queueName"] for t in triggers] == worker["queues"]
+        assert {t["type"] for t in triggers} == {"rabbitmq"}
+        assert {t["metadata"]["hostFromEnv"] for t in triggers} == {"GRUMP_BROKER_URL"}
+
+
+def test_a_rabbitmq_broker_without_redis_is_refused() -> None:
+    from .support import require_tool, run_tool
+
+    helm = require_tool("helm")
+    result = run_tool(
+        [
+            helm, "template", "grump", CHART_DIR,
+            "--set", f"secrets.rabbitmqUrl={RABBITMQ_URL}",
+            "--set", "secrets.redisUrl=",
+        ]
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "secrets.redisUrl" in result.stderr
+    wrong = run_tool([helm, "template", "grump", CHART_DIR, "--set", "secrets.rabbitmqUrl=x://y"])
+    assert wrong.returncode != 0 and "rabbitmqUrl" in wrong.stderr

@@ -22,10 +22,12 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "a service grump needs is down"}})
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Whether the database and every Redis grump uses answer, with 503 and Retry-After when one does not."""
-    database, redis = await asyncio.gather(runtime.database_reachable(), runtime.redis_reachable())
+    """Whether the database, the broker and Redis answer, with 503 and Retry-After when one does not."""
+    database, services = await asyncio.gather(
+        runtime.database_reachable(), runtime.services_reachable()
+    )
     checks = {"database": database}
-    for name, reachable in redis.items():
+    for name, reachable in services.items():
         checks[name] = "ok" if reachable else "unreachable"
     ready = all(v == "ok" for v in checks.values())
     headers = None if ready else {"Retry-After": str(runtime.settings.retry_after_seconds)}
@@ -40,7 +42,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 def metrics(runtime: RuntimeDep) -> Response:
     """The Prometheus metrics of the API, with the queue depths read fresh from the broker."""
     # Sync, so FastAPI runs it on its thread pool: the exposition is CPU work and the depths
-    # are read with the sync client, neither of which may hold up the event loop.
-    refresh_queue_depth(runtime.broker_redis)
+    # are read with sync clients, neither of which may hold up the event loop.
+    refresh_queue_depth(runtime)
     # Under `grump api --workers N` this sums the counters of all N processes.
     return Response(generate_latest(exposition_registry()), media_type=CONTENT_TYPE_LATEST)

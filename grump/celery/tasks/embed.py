@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from grump.backoff import backoff_seconds
+from grump.broker import is_amqp_url
 from grump.celery.queues import EMBED_QUEUE, api_priority
 from grump.celery.task_names import EMBED_JOBS_TASK
 from grump.errors import BrokerUnavailable, DatabaseUnavailable
@@ -34,8 +35,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def messages_of(requests: Sequence[Any]) -> dict[uuid.UUID, int]:
-    """Job id -> API priority of each buffered message; a malformed one is logged and dropped."""
+def messages_of(requests: Sequence[Any], amqp: bool = False) -> dict[uuid.UUID, int]:
+    """Job id -> API priority of each buffered message; a malformed one is logged and dropped.
+
+    ``amqp``: the messages came from RabbitMQ, whose priorities run the API's way.
+    """
     messages: dict[uuid.UUID, int] = {}
     for request in requests:
         try:
@@ -44,7 +48,7 @@ def messages_of(requests: Sequence[Any]) -> dict[uuid.UUID, int]:
             log.error("embed message %s names no job: args %r", request.id, request.args)
             continue
         celery_priority = (request.delivery_info or {}).get("priority")
-        messages[job_id] = api_priority(celery_priority) if celery_priority is not None else 5
+        messages[job_id] = api_priority(celery_priority, amqp) if celery_priority is not None else 5
     return messages
 
 
@@ -95,6 +99,7 @@ def register_embed_jobs(app: GrumpCelery) -> None:
     from grump.celery.tasks.batch_acks import AckTogetherBatches
 
     settings = app.runtime.settings
+    amqp = is_amqp_url(settings.broker_url)
 
     # shared=False: a shared task would be bound to the first app made in the process.
     @app.task(
@@ -107,7 +112,7 @@ def register_embed_jobs(app: GrumpCelery) -> None:
         shared=False,
     )
     def run_embed_jobs(requests: Sequence[Any]) -> None:
-        report = lanes_of(app).run(messages_of(requests))
+        report = lanes_of(app).run(messages_of(requests, amqp))
         log.debug(
             "embed batch: %d succeeded, %d failed, %d skipped, %d to retry",
             len(report.succeeded),

@@ -13,6 +13,7 @@ from celery import Task
 from celery.worker.request import Request
 
 from grump.celery.held import job_of, let_go_of_message, runtime_of
+from grump.celery.queues import queue_of_routing_key
 from grump.celery.task_names import RUN_JOB_TASK
 from grump.errors import DatabaseUnavailable, PermanentError, RequestError, TransientError
 from grump.jobs.claims import note_worker_lost
@@ -101,7 +102,14 @@ def register_run_job(app: GrumpCelery) -> None:
                     "failures": retry.history.failures,
                     "throttled_since": retry.history.throttled_since,
                 }
-                raise self.retry(countdown=retry.countdown, exc=exc, kwargs=carried) from exc
+                # To the queue it came from, named: left to Celery, a countdown on RabbitMQ's
+                # delay exchanges would be routed by the default queue's key (an empty name
+                # leaves it to Celery's routing by the delivery's exchange and key).
+                routing_key = (self.request.delivery_info or {}).get("routing_key") or ""
+                queue = queue_of_routing_key(str(routing_key)) or ""
+                raise self.retry(
+                    countdown=retry.countdown, exc=exc, kwargs=carried, queue=queue
+                ) from exc
             if isinstance(exc, DatabaseUnavailable):
                 # Nowhere to record the failure: leave the job to requeue_stuck_jobs.
                 raise

@@ -3,6 +3,11 @@
 Each test gets its own Redis server and fake NIM, and its own database in one
 PostgreSQL cluster started for the session; the test may stop and start any of
 them. The machine's shared Redis and Postgres are never touched.
+
+The broker is that Redis unless the test asks for another (``BOTH_BROKERS``):
+``rabbitmq`` is a vhost of its own on the machine's RabbitMQ, ``rabbitmq-node`` a
+RabbitMQ node of its own that the test may crash and start again. Redis stays
+``GRUMP_REDIS_URL`` (leases, cache) under either.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -27,11 +33,13 @@ from sqlalchemy.engine import Engine
 from grump.ledger.migrate import upgrade
 from grump.ledger.models import BudgetPeriod, CostEvent, Job
 from tests.e2e.conftest import Programs, wait_ready
-from tests.servers import ThrowawayPostgres, ThrowawayRedis, _wait_port
-from tests.services import free_port
+from tests.servers import ThrowawayPostgres, ThrowawayRabbitMQ, ThrowawayRedis, _wait_port
+from tests.services import free_port, rabbitmq_vhost
 
 TENANT = "acme"
 FINAL = ("succeeded", "failed", "cancelled", "rejected")
+# The fault tests that every broker must pass run once on each.
+BOTH_BROKERS = pytest.mark.parametrize("broker", ["redis", "rabbitmq"], indirect=True)
 
 
 class FakeNimProcess:
@@ -160,9 +168,13 @@ class Cluster:
         postgres: ThrowawayPostgres,
         nim: FakeNimProcess,
         ledger: Ledger,
+        broker: str = "redis",
+        rabbitmq: ThrowawayRabbitMQ | None = None,
     ) -> None:
         self.programs = programs
         self.redis = redis
+        self.broker = broker
+        self.rabbitmq = rabbitmq
         self.postgres = postgres
         self.nim = nim
         self.ledger = ledger
@@ -285,38 +297,66 @@ def _fresh_database(postgres: ThrowawayPostgres) -> str:
 
 
 @pytest.fixture
-def cluster(throwaway_postgres: ThrowawayPostgres, tmp_path: Path) -> Iterator[Cluster]:
-    redis = ThrowawayRedis(tmp_path)
-    redis.start()
-    nim = FakeNimProcess(tmp_path, latency_ms=200)
-    database_url = _fresh_database(throwaway_postgres)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRUMP_")}
-    port = free_port()
-    env.update(
-        {
-            "GRUMP_BROKER_URL": redis.url,
-            "GRUMP_REDIS_URL": redis.url,
-            "GRUMP_DATABASE_URL": database_url,
-            "GRUMP_DATA_DIR": str(tmp_path / "data"),
-            "GRUMP_API_PORT": str(port),
-            "GRUMP_API_URL": f"http://127.0.0.1:{port}",
-            "GRUMP_LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",  # a killed program's last log lines are evidence
-            "GRUMP_NIM_URL": nim.url,
-            "GRUMP_CACHE_ENABLED": "false",
-            "GRUMP_RETRY_AFTER_SECONDS": "2",
-            "GRUMP_PROVIDER_CONNECT_TIMEOUT_SECONDS": "2",
-            "GRUMP_PROVIDER_TIMEOUT_SECONDS": "10",
-        }
-    )
-    programs = Programs(env, tmp_path)
-    engine = create_engine(database_url, pool_pre_ping=True)
-    cluster = Cluster(programs, redis, throwaway_postgres, nim, Ledger(engine))
-    try:
+def broker(request: pytest.FixtureRequest) -> str:
+    """Which broker the cluster runs on: ``redis`` unless parametrized."""
+    return str(getattr(request, "param", "redis"))
+
+
+@contextmanager
+def _broker(
+    broker: str, redis: ThrowawayRedis, tmp_path: Path
+) -> Iterator[tuple[str, ThrowawayRabbitMQ | None]]:
+    """The broker's URL, and the RabbitMQ node when the test has one of its own."""
+    if broker == "redis":
+        yield redis.url, None
+    elif broker == "rabbitmq":
+        with rabbitmq_vhost() as url:
+            yield url, None
+    else:
+        node = ThrowawayRabbitMQ(tmp_path)
+        node.start()
+        try:
+            yield node.url, node
+        finally:
+            node.stop()
+
+
+@pytest.fixture
+def cluster(
+    throwaway_postgres: ThrowawayPostgres, tmp_path: Path, broker: str
+) -> Iterator[Cluster]:
+    with ExitStack() as servers:
+        redis = ThrowawayRedis(tmp_path)
+        redis.start()
+        servers.callback(redis.stop)
+        broker_url, rabbitmq = servers.enter_context(_broker(broker, redis, tmp_path))
+        nim = FakeNimProcess(tmp_path, latency_ms=200)
+        servers.callback(nim.close)
+        database_url = _fresh_database(throwaway_postgres)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GRUMP_")}
+        port = free_port()
+        env.update(
+            {
+                "GRUMP_BROKER_URL": broker_url,
+                "GRUMP_REDIS_URL": redis.url,
+                "GRUMP_DATABASE_URL": database_url,
+                "GRUMP_DATA_DIR": str(tmp_path / "data"),
+                "GRUMP_API_PORT": str(port),
+                "GRUMP_API_URL": f"http://127.0.0.1:{port}",
+                "GRUMP_LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",  # a killed program's last log lines are evidence
+                "GRUMP_NIM_URL": nim.url,
+                "GRUMP_CACHE_ENABLED": "false",
+                "GRUMP_RETRY_AFTER_SECONDS": "2",
+                "GRUMP_PROVIDER_CONNECT_TIMEOUT_SECONDS": "2",
+                "GRUMP_PROVIDER_TIMEOUT_SECONDS": "10",
+            }
+        )
+        programs = Programs(env, tmp_path)
+        servers.callback(programs.stop_all)
+        engine = create_engine(database_url, pool_pre_ping=True)
+        servers.callback(engine.dispose)
+        ledger = Ledger(engine)
+        cluster = Cluster(programs, redis, throwaway_postgres, nim, ledger, broker, rabbitmq)
+        servers.callback(cluster.close)
         yield cluster
-    finally:
-        cluster.close()
-        programs.stop_all()
-        nim.close()
-        redis.stop()
-        engine.dispose()

@@ -6,13 +6,14 @@ import time
 
 import pytest
 
-from tests.e2e.faults.conftest import Cluster
+from tests.e2e.faults.conftest import BOTH_BROKERS, Cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
 JOBS = 60
 
 
+@BOTH_BROKERS
 def test_no_cost_event_is_lost_when_postgres_restarts(cluster: Cluster) -> None:
     cluster.programs.env.update(
         {
