@@ -239,6 +239,17 @@ class Cluster:
             time.sleep(0.25)
         return statuses
 
+    def submit_until_accepted(self, tag: str, timeout: float) -> uuid.UUID:
+        """Submit one job, again while the API answers 503 (the only refusal allowed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.submit(tag)
+            if answer.status_code == 202:
+                return uuid.UUID(answer.json()["id"])
+            assert answer.status_code == 503, answer.text
+            assert time.monotonic() < deadline, "the API never took jobs again"
+            time.sleep(0.1)
+
     def wait_succeeded(self, ids: list[uuid.UUID], count: int, timeout: float) -> bool:
         """Wait until at least ``count`` of the jobs have succeeded."""
         deadline = time.monotonic() + timeout

@@ -50,17 +50,6 @@ def _refuse(admin: Engine, role: str, limit: int) -> None:
             )
 
 
-def _submit_until_accepted(cluster: Cluster, tag: str, timeout: float) -> uuid.UUID:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = cluster.submit(tag)
-        if answer.status_code == 202:
-            return uuid.UUID(answer.json()["id"])
-        assert answer.status_code == 503, answer.text
-        assert time.monotonic() < deadline, "the API never took jobs again"
-        time.sleep(0.1)
-
-
 def _every_status(cluster: Cluster) -> dict[str, int]:
     with cluster.ledger.engine.connect() as connection:
         rows = connection.execute(select(Job.status, func.count()).group_by(Job.status)).all()
@@ -95,7 +84,7 @@ def test_refused_connections_answer_503_and_lose_nothing(cluster: Cluster) -> No
         _refuse(admin, role, -1)
         freed = time.monotonic()
 
-        after = [_submit_until_accepted(cluster, f"after-{i}", 20) for i in range(JOBS_AFTER)]
+        after = [cluster.submit_until_accepted(f"after-{i}", 20) for i in range(JOBS_AFTER)]
         took_jobs_in = time.monotonic() - freed
         accepted = before + after
         statuses = cluster.wait_final(accepted, timeout=45)

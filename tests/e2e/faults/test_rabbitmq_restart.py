@@ -14,7 +14,6 @@ import pytest
 
 from tests.e2e.faults.conftest import Cluster
 from tests.e2e.faults.test_redis_restart import (
-    _submit_until_accepted,
     _supervise,
     _wait_succeeded,
 )
@@ -53,7 +52,7 @@ def test_nothing_accepted_is_lost_when_rabbitmq_restarts(cluster: Cluster) -> No
     _supervise(cluster, cpu_worker, "cpu")
 
     # Jobs submitted after the restart finish: the workers consume again after reconnecting.
-    after = [_submit_until_accepted(cluster, f"after-{i}", timeout=30) for i in range(JOBS_AFTER)]
+    after = [cluster.submit_until_accepted(f"after-{i}", timeout=30) for i in range(JOBS_AFTER)]
     accepted += after
     statuses = cluster.wait_final(accepted, timeout=60)
     final_after = time.monotonic() - restarted

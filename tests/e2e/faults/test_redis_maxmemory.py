@@ -74,17 +74,6 @@ def _every_status(cluster: Cluster) -> dict[str, int]:
     return {str(status): int(count) for status, count in rows}
 
 
-def _submit_until_accepted(cluster: Cluster, tag: str, timeout: float) -> uuid.UUID:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = cluster.submit(tag)
-        if answer.status_code == 202:
-            return uuid.UUID(answer.json()["id"])
-        assert answer.status_code == 503, answer.text
-        assert time.monotonic() < deadline, "the API never took jobs again after Redis had room"
-        time.sleep(0.1)
-
-
 def test_a_full_redis_answers_503_and_loses_nothing(cluster: Cluster) -> None:
     env = cluster.programs.env
     env.update({"GRUMP_LLM_CONCURRENCY": "2"})
@@ -112,10 +101,10 @@ def test_a_full_redis_answers_503_and_loses_nothing(cluster: Cluster) -> None:
         _free(client)
         freed = time.monotonic()
         restarted = _supervise(cluster, worker)
-        first = _submit_until_accepted(cluster, "after-0", timeout=20)
+        first = cluster.submit_until_accepted("after-0", timeout=20)
         took_jobs_in = time.monotonic() - freed
         after = [first] + [
-            _submit_until_accepted(cluster, f"after-{i}", timeout=20) for i in range(1, JOBS_AFTER)
+            cluster.submit_until_accepted(f"after-{i}", timeout=20) for i in range(1, JOBS_AFTER)
         ]
         accepted = before + accepted_while_full + after
         statuses = cluster.wait_final(accepted, timeout=45)

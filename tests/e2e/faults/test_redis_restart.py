@@ -16,17 +16,6 @@ JOBS_BEFORE = 60
 JOBS_AFTER = 20
 
 
-def _submit_until_accepted(cluster: Cluster, tag: str, timeout: float) -> uuid.UUID:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = cluster.submit(tag)
-        if answer.status_code == 202:
-            return uuid.UUID(answer.json()["id"])
-        assert answer.status_code == 503, answer.text
-        assert time.monotonic() < deadline, "the API never took jobs again after Redis came back"
-        time.sleep(0.2)
-
-
 def _wait_succeeded(cluster: Cluster, ids: list[uuid.UUID], at_least: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while cluster.ledger.statuses(ids).get("succeeded", 0) < at_least:
@@ -90,7 +79,7 @@ def test_nothing_accepted_is_lost_when_redis_restarts(cluster: Cluster) -> None:
 
     # Jobs submitted after the restart must finish: a worker that silently stopped
     # consuming after the reconnect would leave them queued.
-    after = [_submit_until_accepted(cluster, f"after-{i}", timeout=20) for i in range(JOBS_AFTER)]
+    after = [cluster.submit_until_accepted(f"after-{i}", timeout=20) for i in range(JOBS_AFTER)]
     statuses = cluster.wait_final(after, timeout=40)
     assert statuses == {"succeeded": JOBS_AFTER}, (statuses, cluster.diagnostics())
 
