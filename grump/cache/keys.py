@@ -30,9 +30,9 @@ def canonical_request(model: str, payload: CompleteInput) -> str:
         {
             "kind": "complete",
             "model": model,
-            "messages": [[m.role, m.content] for m in payload.messages],
-            "max_tokens": payload.max_tokens,
-            "temperature": payload.temperature,
+            # Everything that can change the answer (tools, stop, formats...), not
+            # whether it is streamed: a streamed and a whole call share an answer.
+            **payload.model_dump(mode="json", exclude_none=True, exclude={"stream", "model"}),
         },
         sort_keys=True,
         separators=(",", ":"),

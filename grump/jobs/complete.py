@@ -32,7 +32,7 @@ def call_provider(
     """Send the request to ``provider`` and price its answer against the premium baseline."""
     request = ChatRequest(
         model=model,
-        messages=tuple(ChatMessage(m.role, m.content) for m in payload.messages),
+        messages=tuple(ChatMessage(m.role, m.text()) for m in payload.messages),
         max_tokens=payload.max_tokens,
         temperature=payload.temperature,
     )

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class JobKind(StrEnum):
@@ -51,11 +51,67 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Message(_Strict):
-    """One chat message of a complete job."""
+class ContentPart(_Strict):
+    """One part of a message's content, in OpenAI's shape: text, or an image by URL.
 
-    role: Literal["system", "user", "assistant"]
-    content: str
+    ``cache_control`` (Anthropic's prompt-cache breakpoint) rides on a part as
+    the client sent it and reaches Anthropic untouched.
+    """
+
+    type: Literal["text", "image_url"]
+    text: str | None = None
+    image_url: dict[str, Any] | None = None
+    cache_control: dict[str, Any] | None = None
+
+
+class ToolCallFunction(_Strict):
+    """The function a tool call names, and its arguments as JSON text (as OpenAI sends them)."""
+
+    name: str
+    arguments: str = ""
+
+
+class ToolCall(_Strict):
+    """One tool call an assistant message made, in OpenAI's shape."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: ToolCallFunction
+
+
+class Message(_Strict):
+    """One chat message of a complete job, in OpenAI's chat shape.
+
+    ``content`` is text, or a list of parts; it may be None only on an assistant
+    message that carries ``tool_calls``. A ``tool`` message answers the call
+    named by ``tool_call_id``.
+    """
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+    cache_control: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Message:
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError("content may be null only on an assistant message with tool_calls")
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the tool_call_id it answers")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
+
+    def text(self) -> str:
+        """Every text the message carries (content parts, tool calls' arguments), for limits and estimates."""
+        if isinstance(self.content, str):
+            pieces = [self.content]
+        else:
+            pieces = [p.text or "" for p in self.content or ()]
+        pieces += [c.function.name + c.function.arguments for c in self.tool_calls or ()]
+        return "".join(pieces)
 
 
 class ParseInput(_Strict):
@@ -72,12 +128,28 @@ class ParseInput(_Strict):
 
 
 class CompleteInput(_Strict):
-    """A chat completion's messages and sampling limits; ``model`` pins one instead of routing."""
+    """A chat completion in OpenAI's chat shape; ``model`` pins one instead of routing.
+
+    Beyond messages and sampling limits it carries what agents send (tools,
+    ``tool_choice``, stop sequences, response formats), passed to NIM as they
+    are and translated for Anthropic. ``stream`` makes the worker publish the
+    answer's deltas while it runs (``grump.jobs.stream``).
+    """
 
     messages: list[Message] = Field(min_length=1)
     max_tokens: int = Field(512, ge=1, le=32_768)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     model: str | None = Field(None, description="pins a model and skips routing; 'auto' routes")
+    tools: list[dict[str, Any]] | None = Field(None, description="OpenAI function tools")
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    stop: list[str] | None = Field(None, max_length=16)
+    response_format: dict[str, Any] | None = None
+    seed: int | None = None
+    top_p: float | None = Field(None, ge=0.0, le=1.0)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    stream: bool = False
 
 
 class EmbedInput(_Strict):
@@ -146,6 +218,11 @@ class Outcome:
     baseline_cost: Decimal
     cache_savings: Decimal = Decimal(0)
     cached: bool = False
+    # Anthropic's prompt cache: input tokens read from it and written to it (both are
+    # also counted in tokens_in), and what reading them saved against the full input price.
+    tokens_cache_read: int = 0
+    tokens_cache_write: int = 0
+    provider_cache_savings: Decimal = Decimal(0)
     # Set when the job ran on another tier than it was routed to (a provider fallback).
     tier: str | None = None
     routing: dict[str, Any] | None = None
@@ -153,7 +230,8 @@ class Outcome:
     @property
     def routing_savings(self) -> Decimal:
         """What routing saved against the baseline, beyond the cache's saving; never negative."""
-        return max(Decimal(0), self.baseline_cost - self.cost - self.cache_savings)
+        saved = self.cache_savings + self.provider_cache_savings
+        return max(Decimal(0), self.baseline_cost - self.cost - saved)
 
 
 @dataclass(frozen=True)
@@ -174,5 +252,5 @@ def input_texts(request: AnyJobRequest) -> list[str]:
     if isinstance(request, ParseJobRequest):
         return request.input.all_texts()
     if isinstance(request, CompleteJobRequest):
-        return [m.content for m in request.input.messages]
+        return [m.text() for m in request.input.messages]
     return list(request.input.texts)

@@ -168,7 +168,7 @@ class JobWaiters:
         assert self._client is not None
         pause = _RESUBSCRIBE_FIRST
         while not self._stop.is_set():
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]
             try:
                 pubsub.psubscribe(CHANNEL_PATTERN)
                 pubsub.get_message(timeout=1.0)  # the subscription's confirmation

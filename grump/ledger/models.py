@@ -91,6 +91,9 @@ class Job(Base):
     worker_losses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tokens_in: Mapped[int] = mapped_column(Integer, default=0)
     tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    # Anthropic's prompt cache: input tokens read from it and written to it (in tokens_in too).
+    tokens_cache_read: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tokens_cache_write: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cost: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     baseline_cost: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     reserved_cost: Mapped[Decimal] = mapped_column(Money, default=ZERO)
@@ -120,10 +123,14 @@ class CostEvent(Base):
     provider: Mapped[str] = mapped_column(String(32))
     tokens_in: Mapped[int] = mapped_column(Integer)
     tokens_out: Mapped[int] = mapped_column(Integer)
+    tokens_cache_read: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tokens_cache_write: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cost: Mapped[Decimal] = mapped_column(Money)
     baseline_cost: Mapped[Decimal] = mapped_column(Money)
     cache_savings: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     routing_savings: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    # What reading the provider's prompt cache saved against the full input price.
+    provider_cache_savings: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
@@ -238,6 +245,11 @@ class CostRollup(Base):
     baseline_cost: Mapped[Decimal] = mapped_column(MoneyUnits)
     cache_savings: Mapped[Decimal] = mapped_column(MoneyUnits)
     routing_savings: Mapped[Decimal] = mapped_column(MoneyUnits)
+    tokens_cache_read: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tokens_cache_write: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    provider_cache_savings: Mapped[Decimal] = mapped_column(
+        MoneyUnits, default=ZERO, server_default="0"
+    )
 
 
 class RollupWatermark(Base):

@@ -128,7 +128,7 @@ _SIGNALS = ("length", "turns", "code", "steps", "reasoning")
 
 def _signal_points(request: CompleteInput) -> tuple[int, int, int, int, int]:
     """Points of each signal, in the order of ``_SIGNALS``."""
-    contents = [m.content for m in request.messages]
+    contents = [m.text() for m in request.messages]
     text = "\n".join(contents).lower()
     tokens = 0
     for content in contents:

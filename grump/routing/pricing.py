@@ -99,7 +99,7 @@ def load_catalogue(override: Path | None = None) -> PriceCatalogue:
 
 def estimate_max_cost(price: ModelPrice, request: CompleteInput) -> Decimal:
     """The most a request can cost on a model: estimated input plus ``max_tokens`` out."""
-    tokens_in = sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
+    tokens_in = sum(estimate_tokens(m.text()) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
     return price.cost(tokens_in, request.max_tokens)
 
 
