@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from grump.errors import UnknownModel
 from grump.jobs.models import AnyJobRequest, CompleteInput, CompleteJobRequest, EmbedJobRequest
@@ -26,7 +26,13 @@ MESSAGE_OVERHEAD_TOKENS = 4  # role and separators each chat format adds per mes
 
 @dataclass(frozen=True)
 class ModelPrice:
-    """One model's entry in the catalogue: who serves it, its kind and tier, its prices."""
+    """One model's entry in the catalogue: who serves it, its kind and tier, its prices.
+
+    ``cached_input_per_million`` is the price of an input token read from the
+    provider's prompt cache; ``cache_write_per_million`` of one written to it
+    with the 5-minute TTL, ``cache_write_long_per_million`` with the 1-hour one.
+    An entry without them prices those tokens as ordinary input.
+    """
 
     model: str
     provider: str
@@ -35,18 +41,40 @@ class ModelPrice:
     input_per_million: Decimal
     output_per_million: Decimal
     cached_input_per_million: Decimal | None = None
+    cache_write_per_million: Decimal | None = None
+    cache_write_long_per_million: Decimal | None = None
 
-    def cost(self, tokens_in: int, tokens_out: int = 0, cached_tokens_in: int = 0) -> Decimal:
-        """What a call costs, to the ledger's precision."""
-        cached_price = self.cached_input_per_million
-        if cached_price is None:
-            cached_price = self.input_per_million
+    def cost(
+        self,
+        tokens_in: int,
+        tokens_out: int = 0,
+        cached_tokens_in: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_ttl: Literal["5m", "1h"] = "5m",
+    ) -> Decimal:
+        """What a call costs, to the ledger's precision.
+
+        ``tokens_in`` counts every input token, those read from the prompt cache
+        (``cached_tokens_in``) and written to it (``cache_write_tokens``) included.
+        """
+        read_price = _or(self.cached_input_per_million, self.input_per_million)
+        long_write = cache_write_ttl == "1h"
+        write_price = _or(
+            self.cache_write_long_per_million if long_write else self.cache_write_per_million,
+            self.input_per_million,
+        )
+        plain = tokens_in - cached_tokens_in - cache_write_tokens
         total = (
-            Decimal(tokens_in - cached_tokens_in) * self.input_per_million
-            + Decimal(cached_tokens_in) * cached_price
+            Decimal(plain) * self.input_per_million
+            + Decimal(cached_tokens_in) * read_price
+            + Decimal(cache_write_tokens) * write_price
             + Decimal(tokens_out) * self.output_per_million
         ) / _MILLION
         return quantize_money(total)
+
+
+def _or(price: Decimal | None, default: Decimal) -> Decimal:
+    return default if price is None else price
 
 
 class PriceCatalogue:
