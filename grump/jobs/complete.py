@@ -14,7 +14,7 @@ from dataclasses import replace
 from grump.cache.completions import CachedAnswer, hit_outcome
 from grump.errors import ProviderTransient
 from grump.jobs.models import Claimed, CompleteInput, Outcome
-from grump.providers.base import ChatMessage, ChatProvider, ChatRequest
+from grump.providers.base import ChatProvider, ChatRequest
 from grump.providers.registry import fallback_model, is_rate_limited
 from grump.routing.pricing import PriceCatalogue, estimate_max_cost
 from grump.runtime import Runtime
@@ -30,12 +30,7 @@ def call_provider(
     premium_model: str,
 ) -> Outcome:
     """Send the request to ``provider`` and price its answer against the premium baseline."""
-    request = ChatRequest(
-        model=model,
-        messages=tuple(ChatMessage(m.role, m.text()) for m in payload.messages),
-        max_tokens=payload.max_tokens,
-        temperature=payload.temperature,
-    )
+    request = ChatRequest(model=model, input=payload)
     answer = provider.complete(request)
     cost = catalogue.price(model).cost(answer.tokens_in, answer.tokens_out)
     baseline = catalogue.price(premium_model).cost(answer.tokens_in, answer.tokens_out)

@@ -7,14 +7,14 @@ rest of grump never sees the difference.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
 import httpx
 
 from grump.errors import ProviderError
 from grump.providers.answers import expect, token_count
-from grump.providers.base import ChatRequest, ChatResult, estimate_tokens
+from grump.providers.base import ChatDelta, ChatRequest, ChatResult, estimate_tokens
 from grump.providers.http import JsonHttpClient, RetryPolicy, Timeouts
 from grump.settings import Settings
 
@@ -42,13 +42,13 @@ def anthropic_base_url(url: str) -> str:
 
 def messages_payload(request: ChatRequest) -> dict[str, Any]:
     """The Messages API body for a chat request: system messages joined apart, temperature clamped to Anthropic's 0..1."""
-    system = [m.content for m in request.messages if m.role == "system"]
+    system = [m.text() for m in request.messages if m.role == "system"]
     payload: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
         "temperature": min(max(request.temperature, 0.0), _MAX_TEMPERATURE),
         "messages": [
-            {"role": m.role, "content": m.content} for m in request.messages if m.role != "system"
+            {"role": m.role, "content": m.text()} for m in request.messages if m.role != "system"
         ],
     }
     if system:
@@ -64,7 +64,7 @@ def parse_messages_response(data: Mapping[str, Any], request: ChatRequest) -> Ch
     tokens_in = token_count(usage.get("input_tokens"))
     tokens_out = token_count(usage.get("output_tokens"))
     if tokens_in is None:
-        tokens_in = sum(estimate_tokens(m.content) for m in request.messages)
+        tokens_in = sum(estimate_tokens(m.text()) for m in request.messages)
     if tokens_out is None:
         tokens_out = estimate_tokens(content)
     stop_reason = data.get("stop_reason")
@@ -126,6 +126,10 @@ class AnthropicChat:
             messages_payload(request),
             lambda data: parse_messages_response(data, request),
         )
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
+        """The reply whole, as the stream's one item (streaming from Anthropic comes next)."""
+        yield self.complete(request)
 
     def close(self) -> None:
         """Close the HTTP client and its connections, a client passed in included."""

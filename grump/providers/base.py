@@ -2,31 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-
-@dataclass(frozen=True)
-class ChatMessage:
-    """One message of a chat: who speaks, and what they say."""
-
-    role: str
-    content: str
+from grump.jobs.models import CompleteInput, Message
 
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A chat completion to ask a provider for."""
+    """A chat completion to ask a provider for: the job's whole input, on one model.
+
+    The input is in OpenAI's chat shape (``grump.jobs.models.CompleteInput``):
+    NIM takes it as it is, Anthropic's provider translates it.
+    """
 
     model: str
-    messages: tuple[ChatMessage, ...]
-    max_tokens: int
-    temperature: float = 0.0
+    input: CompleteInput
+
+    @property
+    def messages(self) -> list[Message]:
+        """The chat's messages."""
+        return self.input.messages
+
+    @property
+    def max_tokens(self) -> int:
+        """The most tokens the answer may use."""
+        return self.input.max_tokens
+
+    @property
+    def temperature(self) -> float:
+        """The sampling temperature, on OpenAI's 0..2 scale."""
+        return self.input.temperature
+
+
+@dataclass(frozen=True)
+class ToolCallResult:
+    """One tool call in a provider's answer; ``arguments`` is JSON text, as OpenAI gives it."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True)
 class ChatResult:
-    """A provider's reply to a chat request, with the tokens it used and why it stopped."""
+    """A provider's reply to a chat request, with the tokens it used and why it stopped.
+
+    ``tokens_in`` counts every input token; ``tokens_cache_read`` and
+    ``tokens_cache_write`` are the part of them the provider's prompt cache
+    served or stored (Anthropic reports both; NIM neither).
+    """
 
     content: str
     model: str
@@ -34,6 +60,24 @@ class ChatResult:
     tokens_out: int
     finish_reason: str
     provider: str
+    tool_calls: tuple[ToolCallResult, ...] = ()
+    tokens_cache_read: int = 0
+    tokens_cache_write: int = 0
+
+
+@dataclass(frozen=True)
+class ChatDelta:
+    """One piece of a streamed answer: text, or a fragment of one tool call.
+
+    A tool call's first fragment carries its ``tool_id`` and ``tool_name``; later
+    ones only ``tool_index`` and more ``tool_arguments``.
+    """
+
+    text: str = ""
+    tool_index: int | None = None
+    tool_id: str | None = None
+    tool_name: str | None = None
+    tool_arguments: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +108,13 @@ class ChatProvider(Protocol):
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """The model's reply to ``request``; ProviderTransient or ProviderError when it fails."""
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
+        """The reply as it is produced: deltas, then exactly one ChatResult (the whole answer).
+
+        Failures before the first delta raise as ``complete`` does; closing the
+        iterator early closes the upstream connection.
+        """
 
 
 class EmbeddingProvider(Protocol):

@@ -8,7 +8,7 @@ and are only estimated when NIM leaves them out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
 import httpx
@@ -16,6 +16,7 @@ import httpx
 from grump.errors import ProviderError
 from grump.providers.answers import expect, token_count
 from grump.providers.base import (
+    ChatDelta,
     ChatRequest,
     ChatResult,
     EmbedRequest,
@@ -38,7 +39,7 @@ def chat_payload(request: ChatRequest) -> dict[str, Any]:
     """The body NIM's ``/chat/completions`` takes for ``request``, without streaming."""
     return {
         "model": request.model,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "messages": [{"role": m.role, "content": m.text()} for m in request.messages],
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
         "stream": False,
@@ -58,7 +59,7 @@ def parse_chat_response(data: Mapping[str, Any], request: ChatRequest) -> ChatRe
     finish_reason = choices[0].get("finish_reason")
     tokens_in, tokens_out = _usage_tokens(data.get("usage"))
     if tokens_in is None:
-        tokens_in = sum(estimate_tokens(m.content) for m in request.messages)
+        tokens_in = sum(estimate_tokens(m.text()) for m in request.messages)
     if tokens_out is None:
         tokens_out = estimate_tokens(content)
     model = data.get("model")
@@ -181,6 +182,10 @@ class NimChat(_NimEndpoint):
             chat_payload(request),
             lambda data: parse_chat_response(data, request),
         )
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
+        """The reply whole, as the stream's one item (streaming from NIM comes next)."""
+        yield self.complete(request)
 
 
 class NimEmbeddings(_NimEndpoint):

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
 from grump.providers.base import (
+    ChatDelta,
     ChatRequest,
     ChatResult,
     EmbedRequest,
@@ -93,9 +95,9 @@ class OfflineChat:
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         tokens_in = sum(
-            estimate_tokens(m.content) + _MESSAGE_OVERHEAD_TOKENS for m in request.messages
+            estimate_tokens(m.text()) + _MESSAGE_OVERHEAD_TOKENS for m in request.messages
         )
-        seed = int.from_bytes(_digest(request.model, *(m.content for m in request.messages))[:8])
+        seed = int.from_bytes(_digest(request.model, *(m.text() for m in request.messages))[:8])
         # Answers run from about a third to the whole of the prompt's length, within max_tokens.
         wanted = max(8, tokens_in // 3 + seed % max(1, tokens_in))
         tokens_out = min(request.max_tokens, wanted)
@@ -110,6 +112,10 @@ class OfflineChat:
             finish_reason=finish,
             provider=self.name,
         )
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
+        """The reply whole, as the stream's one item (word-by-word streaming comes next)."""
+        yield self.complete(request)
 
 
 class OfflineEmbeddings:

@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from grump.errors import ProviderTransient
 from grump.providers.base import (
+    ChatDelta,
     ChatProvider,
     ChatRequest,
     ChatResult,
@@ -135,6 +138,11 @@ class RateLimitedChat(_Limited):
         """Take a call slot of the tier, then complete; ProviderTransient if none comes in time."""
         _take_token(self.limiter, self.wait_seconds, self.name)
         return self.inner.complete(request)
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
+        """Take a call slot of the tier, then stream; ProviderTransient if none comes in time."""
+        _take_token(self.limiter, self.wait_seconds, self.name)
+        yield from self.inner.stream(request)
 
 
 class RateLimitedEmbeddings(_Limited):

@@ -34,9 +34,9 @@ from grump.errors import ProviderTransient
 from grump.ledger.db import session_scope, utcnow
 from grump.money import budgets
 from grump.money.budget_math import Period
-from grump.providers.base import ChatMessage, ChatRequest
 from grump.runtime import Runtime
 from grump.settings import Settings
+from tests.chat import chat_request
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.nim import FakeNim
 from tests.fakes.server import malformed, rate_limited, server_error, slow
@@ -260,7 +260,7 @@ def fail_provider_calls(world: World) -> None:
     )
     runtime = Runtime(dead)
     try:
-        request = ChatRequest(ECONOMY, (ChatMessage("user", "anyone there?"),), max_tokens=5)
+        request = chat_request(ECONOMY, ("user", "anyone there?"), max_tokens=5)
         with pytest.raises(ProviderTransient):
             runtime.chat(ECONOMY).complete(request)
     finally:

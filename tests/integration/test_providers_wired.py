@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from grump.providers.base import ChatMessage, ChatRequest
 from grump.providers.registry import RateLimitedChat
 from grump.runtime import Runtime
 from grump.settings import Settings
+from tests.chat import chat_request
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.nim import FakeNim, count_tokens
 from tests.fakes.server import malformed, rate_limited, server_error
@@ -133,7 +133,7 @@ def test_a_malformed_answer_fails_the_job_with_a_clear_message(
 
 def _call_until(runtime: Runtime, stop_at: float) -> None:
     chat = runtime.chat(ECONOMY)
-    request = ChatRequest(ECONOMY, (ChatMessage("user", "hi"),), max_tokens=5)
+    request = chat_request(ECONOMY, ("user", "hi"), max_tokens=5)
     while time.monotonic() < stop_at:
         chat.complete(request)
 

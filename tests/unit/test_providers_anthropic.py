@@ -8,9 +8,9 @@ import pytest
 
 from grump.errors import ProviderError, ProviderTransient
 from grump.providers.anthropic import AnthropicChat
-from grump.providers.base import ChatMessage, ChatRequest
 from grump.providers.http import RetryPolicy
 from grump.settings import Settings
+from tests.chat import chat_request
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.nim import count_tokens
 from tests.fakes.server import failure, malformed, rate_limited, reply, server_error
@@ -19,15 +19,13 @@ API_KEY = "sk-ant-test"
 VERSION = "2023-06-01"
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=2.0)
 
-REQUEST = ChatRequest(
-    model="claude-sonnet-4-5",
-    messages=(
-        ChatMessage("system", "Be brief."),
-        ChatMessage("system", "Answer in English."),
-        ChatMessage("user", "name a prime"),
-        ChatMessage("assistant", "seven"),
-        ChatMessage("user", "another one please"),
-    ),
+REQUEST = chat_request(
+    "claude-sonnet-4-5",
+    ("system", "Be brief."),
+    ("system", "Answer in English."),
+    ("user", "name a prime"),
+    ("assistant", "seven"),
+    ("user", "another one please"),
     max_tokens=100,
     temperature=0.5,
 )
@@ -85,23 +83,21 @@ def test_system_messages_go_to_the_top_level_field(fake: FakeAnthropic) -> None:
 
 
 def test_no_system_message_sends_no_system_field(fake: FakeAnthropic) -> None:
-    request = ChatRequest(model="m", messages=(ChatMessage("user", "hi"),), max_tokens=5)
+    request = chat_request("m", ("user", "hi"), max_tokens=5)
     with client(fake.url) as chat:
         chat.complete(request)
     assert "system" not in fake.requests[0].body
 
 
 def test_temperature_above_anthropics_range_is_clamped(fake: FakeAnthropic) -> None:
-    request = ChatRequest(
-        model="m", messages=(ChatMessage("user", "hi"),), max_tokens=5, temperature=1.7
-    )
+    request = chat_request("m", ("user", "hi"), max_tokens=5, temperature=1.7)
     with client(fake.url) as chat:
         chat.complete(request)
     assert fake.requests[0].body["temperature"] == 1.0
 
 
 def test_running_out_of_tokens_is_length(fake: FakeAnthropic) -> None:
-    request = ChatRequest(model="m", messages=(ChatMessage("user", "a b c d e"),), max_tokens=3)
+    request = chat_request("m", ("user", "a b c d e"), max_tokens=3)
     with client(fake.url) as chat:
         result = chat.complete(request)
     assert (result.finish_reason, result.tokens_out) == ("length", 3)

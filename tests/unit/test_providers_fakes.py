@@ -12,14 +12,14 @@ import pytest
 
 from grump.errors import ProviderError
 from grump.providers.anthropic import AnthropicChat
-from grump.providers.base import ChatMessage, ChatRequest
 from grump.providers.http import RetryPolicy
 from grump.providers.nim import NimChat
 from grump.settings import Settings
+from tests.chat import chat_request
 from tests.fakes.server import rate_limited
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUEST = ChatRequest(model="m", messages=(ChatMessage("user", "hello"),), max_tokens=10)
+REQUEST = chat_request("m", ("user", "hello"), max_tokens=10)
 
 
 def _start(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:

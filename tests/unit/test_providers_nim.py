@@ -9,10 +9,11 @@ from email.utils import format_datetime
 import pytest
 
 from grump.errors import ProviderError, ProviderTransient
-from grump.providers.base import ChatMessage, ChatRequest, EmbedRequest, estimate_tokens
+from grump.providers.base import EmbedRequest, estimate_tokens
 from grump.providers.http import RetryPolicy
 from grump.providers.nim import NimChat, NimEmbeddings, nim_base_url
 from grump.settings import Settings
+from tests.chat import chat_request
 from tests.fakes.nim import FakeNim, count_tokens, fake_vector
 from tests.fakes.server import failure, malformed, rate_limited, reply, server_error, slow
 from tests.services import free_port
@@ -54,12 +55,10 @@ def embed_client(nim: FakeNim, retry: RetryPolicy = FAST) -> NimEmbeddings:
     return NimEmbeddings(settings_for(nim.url), retry=retry)
 
 
-QUESTION = ChatRequest(
-    model="moonshotai/kimi-k2.5",
-    messages=(
-        ChatMessage("system", "You answer in few words."),
-        ChatMessage("user", "what is the capital of France"),
-    ),
+QUESTION = chat_request(
+    "moonshotai/kimi-k2.5",
+    ("system", "You answer in few words."),
+    ("user", "what is the capital of France"),
     max_tokens=50,
     temperature=0.3,
 )
@@ -98,9 +97,7 @@ def test_chat_sends_the_openai_request_with_the_bearer_key(nim: FakeNim) -> None
 
 
 def test_chat_cut_short_reports_length(nim: FakeNim) -> None:
-    short = ChatRequest(
-        model="m", messages=(ChatMessage("user", "one two three four"),), max_tokens=2
-    )
+    short = chat_request("m", ("user", "one two three four"), max_tokens=2)
     with chat_client(nim) as chat:
         result = chat.complete(short)
     assert (result.finish_reason, result.tokens_out) == ("length", 2)
