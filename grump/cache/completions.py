@@ -4,6 +4,11 @@ A hit costs nothing; its saving is what the call would have cost on the model
 that answered, and its tokens are not spent (the ledger records zero), so they
 never count against a token budget. The answer keeps its original usage, so
 callers still see how large it was.
+
+The provider's prompt cache is the original call's business: the answer keeps
+the cache tokens that call read and wrote, so the saving prices it exactly as
+it was billed, but a hit records no cache tokens and no provider-cache saving
+of its own. Its whole saving against the call is the cache's.
 """
 
 from __future__ import annotations
@@ -26,19 +31,31 @@ CACHE_PROVIDER = "cache"
 
 @dataclass(frozen=True)
 class CachedAnswer:
-    """What the cache keeps of a complete job's answer: the result, who answered, and its usage."""
+    """What the cache keeps of a complete job's answer: the result, who answered, and its usage.
+
+    ``tokens_cache_read`` and ``tokens_cache_write`` are the part of
+    ``tokens_in`` the provider's prompt cache took when the answer was made.
+    """
 
     result: dict[str, Any]
     model: str
     provider: str
     tokens_in: int
     tokens_out: int
+    tokens_cache_read: int = 0
+    tokens_cache_write: int = 0
 
     @classmethod
     def of(cls, outcome: Outcome) -> CachedAnswer:
         """The part of a finished job's outcome worth caching."""
         return cls(
-            outcome.result, outcome.model, outcome.provider, outcome.tokens_in, outcome.tokens_out
+            outcome.result,
+            outcome.model,
+            outcome.provider,
+            outcome.tokens_in,
+            outcome.tokens_out,
+            outcome.tokens_cache_read,
+            outcome.tokens_cache_write,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -49,6 +66,8 @@ class CachedAnswer:
             "provider": self.provider,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
+            "tokens_cache_read": self.tokens_cache_read,
+            "tokens_cache_write": self.tokens_cache_write,
         }
 
     @classmethod
@@ -61,6 +80,9 @@ class CachedAnswer:
                 provider=str(data["provider"]),
                 tokens_in=int(data["tokens_in"]),
                 tokens_out=int(data["tokens_out"]),
+                # Entries cached before the prompt cache was recorded have neither.
+                tokens_cache_read=int(data.get("tokens_cache_read", 0)),
+                tokens_cache_write=int(data.get("tokens_cache_write", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptEntry(f"cache entry lacks {exc}") from exc
@@ -75,8 +97,17 @@ class Lookup:
 
 
 def hit_outcome(answer: CachedAnswer, catalogue: PriceCatalogue, premium_model: str) -> Outcome:
-    """The ledger's view of a hit: cost 0, saving = the call it replaced."""
-    would_cost = catalogue.price(answer.model).cost(answer.tokens_in, answer.tokens_out)
+    """The ledger's view of a hit: cost 0, saving = the call it replaced, priced as it was billed.
+
+    No prompt-cache tokens or provider-cache saving are recorded: the hit sent
+    nothing to the provider, and the original call's were recorded with it.
+    """
+    would_cost = catalogue.price(answer.model).cost(
+        answer.tokens_in,
+        answer.tokens_out,
+        cached_tokens_in=answer.tokens_cache_read,
+        cache_write_tokens=answer.tokens_cache_write,
+    )
     premium = catalogue.price(premium_model).cost(answer.tokens_in, answer.tokens_out)
     return Outcome(
         result={**answer.result, "cached": True},

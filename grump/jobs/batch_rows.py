@@ -65,6 +65,8 @@ _RESULT_COLUMNS = (
     "routing",
     "tokens_in",
     "tokens_out",
+    "tokens_cache_read",
+    "tokens_cache_write",
     "cost",
     "baseline_cost",
     "finished_at",

@@ -121,6 +121,8 @@ def finish_values(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
         "routing": job.routing if outcome.routing is None else outcome.routing,
         "tokens_in": outcome.tokens_in,
         "tokens_out": outcome.tokens_out,
+        "tokens_cache_read": outcome.tokens_cache_read,
+        "tokens_cache_write": outcome.tokens_cache_write,
         "cost": outcome.cost,
         "baseline_cost": outcome.baseline_cost,
         "attempts": Job.attempts + (0 if job.started_at else 1),
@@ -129,7 +131,7 @@ def finish_values(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
 
 
 def cost_event(job: Job, outcome: Outcome, now: datetime) -> CostEvent:
-    """The one cost event of a job that succeeded."""
+    """The one cost event of a job that succeeded, its prompt-cache tokens and savings included."""
     return CostEvent(
         job_id=job.id,
         tenant=job.tenant,
@@ -141,10 +143,13 @@ def cost_event(job: Job, outcome: Outcome, now: datetime) -> CostEvent:
         provider=outcome.provider,
         tokens_in=outcome.tokens_in,
         tokens_out=outcome.tokens_out,
+        tokens_cache_read=outcome.tokens_cache_read,
+        tokens_cache_write=outcome.tokens_cache_write,
         cost=outcome.cost,
         baseline_cost=outcome.baseline_cost,
         cache_savings=outcome.cache_savings,
         routing_savings=outcome.routing_savings,
+        provider_cache_savings=outcome.provider_cache_savings,
         cached=outcome.cached,
         created_at=now,
     )

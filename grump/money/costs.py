@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from grump.jobs.models import JobKind, JobStatus
 from grump.ledger.models import CostEvent, Job
 from grump.money.sums import ZERO, Sums, as_day, day_bucket, grouped_sums
-from grump.routing.pricing import PriceCatalogue
+from grump.routing.pricing import ModelPrice, PriceCatalogue
 
 NO_USER = "(none)"
 
@@ -91,21 +91,57 @@ class ThresholdOption:
     saving: Decimal  # actual cost minus this option's cost; negative: it would cost more
 
 
-def _routed_jobs(
-    session: Session, tenant: str, since: datetime
-) -> list[tuple[int, int, int, Decimal]]:
-    """(score, tokens in, tokens out, cost) of auto-routed completions since ``since``."""
-    query = select(Job.routing, Job.tokens_in, Job.tokens_out, Job.cost).where(
+@dataclass(frozen=True)
+class _RoutedJob:
+    """What threshold options need of one auto-routed completion."""
+
+    score: int
+    model: str
+    tokens_in: int
+    tokens_out: int
+    tokens_cache_read: int
+    tokens_cache_write: int
+    cost: Decimal
+
+    def priced_on(self, price: ModelPrice) -> Decimal:
+        """Its cost on ``price``'s model: as billed on the model it ran on, uncached on another.
+
+        Moving a job to another model throws the prompt cache it used away.
+        """
+        if price.model != self.model:
+            return price.cost(self.tokens_in, self.tokens_out)
+        return price.cost(
+            self.tokens_in,
+            self.tokens_out,
+            cached_tokens_in=self.tokens_cache_read,
+            cache_write_tokens=self.tokens_cache_write,
+        )
+
+
+def _routed_jobs(session: Session, tenant: str, since: datetime) -> list[_RoutedJob]:
+    """The auto-routed completions that succeeded since ``since``."""
+    query = select(
+        Job.routing,
+        Job.model,
+        Job.tokens_in,
+        Job.tokens_out,
+        Job.tokens_cache_read,
+        Job.tokens_cache_write,
+        Job.cost,
+    ).where(
         Job.tenant == tenant,
         Job.kind == JobKind.COMPLETE.value,
         Job.status == JobStatus.SUCCEEDED.value,
         Job.created_at >= since,
     )
-    found: list[tuple[int, int, int, Decimal]] = []
-    for routing, tokens_in, tokens_out, cost in session.execute(query):
+    found: list[_RoutedJob] = []
+    for routing, *usage in session.execute(query):
         if not routing or routing.get("reason") == "pinned" or "score" not in routing:
             continue  # a caller's pinned model is not routing's choice
-        found.append((int(routing["score"]), tokens_in, tokens_out, cost))
+        model, tokens_in, tokens_out, read, write, cost = usage
+        found.append(
+            _RoutedJob(int(routing["score"]), str(model), tokens_in, tokens_out, read, write, cost)
+        )
     return found
 
 
@@ -120,18 +156,16 @@ def threshold_options(
     """The actual cost of routed jobs since ``since`` and each threshold's alternative.
 
     ``models`` is (economy, premium). A job scoring below a threshold is priced
-    on the economy model, otherwise on premium, with the tokens it really used.
+    on the economy model, otherwise on premium, with the tokens it really used
+    (and the prompt cache it really used, on the model it ran on).
     """
     jobs = _routed_jobs(session, tenant, since)
     economy, premium = (catalogue.price(model) for model in models)
-    actual = sum((cost for *_, cost in jobs), ZERO)
+    actual = sum((job.cost for job in jobs), ZERO)
     options: list[ThresholdOption] = []
     for threshold in thresholds:
         cost = sum(
-            (
-                (economy if score < threshold else premium).cost(t_in, t_out)
-                for score, t_in, t_out, _ in jobs
-            ),
+            (job.priced_on(economy if job.score < threshold else premium) for job in jobs),
             ZERO,
         )
         options.append(ThresholdOption(threshold, cost, actual - cost))

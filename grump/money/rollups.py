@@ -38,6 +38,9 @@ _SUMMED = (
     "baseline_cost",
     "cache_savings",
     "routing_savings",
+    "tokens_cache_read",
+    "tokens_cache_write",
+    "provider_cache_savings",
 )
 
 
@@ -99,6 +102,9 @@ def _row(granularity: str, start: datetime, labels: Sequence[Any], sums: Sums) -
         "baseline_cost": sums.baseline,
         "cache_savings": sums.cache_savings,
         "routing_savings": sums.routing_savings,
+        "tokens_cache_read": sums.tokens_cache_read,
+        "tokens_cache_write": sums.tokens_cache_write,
+        "provider_cache_savings": sums.provider_cache_savings,
     }
 
 

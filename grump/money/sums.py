@@ -9,7 +9,7 @@ Time buckets are UTC hours and days, rendered the same on both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +24,13 @@ ZERO = Decimal(0)
 
 @dataclass
 class Sums:
-    """Totals of a group of cost events."""
+    """Totals of a group of cost events.
+
+    ``tokens_cache_read`` and ``tokens_cache_write`` are the part of
+    ``tokens_in`` the provider's prompt cache read and wrote;
+    ``provider_cache_savings`` is what those reads saved, a cause of its own
+    beside the cache's and routing's.
+    """
 
     requests: int = 0
     tokens_in: int = 0
@@ -34,24 +40,34 @@ class Sums:
     cache_savings: Decimal = ZERO
     routing_savings: Decimal = ZERO
     cached: int = 0
+    tokens_cache_read: int = 0
+    tokens_cache_write: int = 0
+    provider_cache_savings: Decimal = ZERO
+
+    @property
+    def savings(self) -> Decimal:
+        """What every cause saved together: the cache, routing and the provider's prompt cache."""
+        return self.cache_savings + self.routing_savings + self.provider_cache_savings
 
     def add(self, other: Sums) -> None:
         """Fold ``other``'s totals into these."""
-        self.requests += other.requests
-        self.tokens_in += other.tokens_in
-        self.tokens_out += other.tokens_out
-        self.cost += other.cost
-        self.baseline += other.baseline
-        self.cache_savings += other.cache_savings
-        self.routing_savings += other.routing_savings
-        self.cached += other.cached
+        for name in _FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-_MONEY = (
+_FIELDS = tuple(f.name for f in fields(Sums))
+# The summed columns, in the order ``_sums`` reads them after the count.
+_COLUMNS = (
+    CostEvent.tokens_in,
+    CostEvent.tokens_out,
     CostEvent.cost,
     CostEvent.baseline_cost,
     CostEvent.cache_savings,
     CostEvent.routing_savings,
+    CostEvent.cached,
+    CostEvent.tokens_cache_read,
+    CostEvent.tokens_cache_write,
+    CostEvent.provider_cache_savings,
 )
 
 
@@ -83,34 +99,39 @@ def as_day(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
+def _sums(values: Sequence[Any]) -> Sums:
+    """The Sums of one group from its count and column totals (None where nothing was summed)."""
+    n, t_in, t_out, cost, base, cache, routing, cached, read, write, provider = (
+        value or 0 for value in values
+    )
+    return Sums(
+        requests=int(n),
+        tokens_in=int(t_in),
+        tokens_out=int(t_out),
+        cost=Decimal(cost),
+        baseline=Decimal(base),
+        cache_savings=Decimal(cache),
+        routing_savings=Decimal(routing),
+        cached=int(cached),
+        tokens_cache_read=int(read),
+        tokens_cache_write=int(write),
+        provider_cache_savings=Decimal(provider),
+    )
+
+
+def _summed(column: Any) -> Any:
+    return func.sum(cast(column, Integer)) if column is CostEvent.cached else func.sum(column)
+
+
 def _sql_sums(
     session: Session,
     keys: Sequence[SQLColumnExpression[Any]],
     where: Sequence[SQLColumnExpression[bool]],
 ) -> dict[tuple[Any, ...], Sums]:
-    columns = (
-        func.count(),
-        func.sum(CostEvent.tokens_in),
-        func.sum(CostEvent.tokens_out),
-        *(func.sum(column) for column in _MONEY),
-        func.sum(cast(CostEvent.cached, Integer)),
-    )
+    columns = (func.count(), *(_summed(column) for column in _COLUMNS))
     query = select(*keys, *columns).where(*where).group_by(*keys)
-    found: dict[tuple[Any, ...], Sums] = {}
     width = len(keys)
-    for row in session.execute(query):
-        n, t_in, t_out, cost, base, cache, routing, cached = row[width:]
-        found[tuple(row[:width])] = Sums(
-            requests=int(n),
-            tokens_in=int(t_in or 0),
-            tokens_out=int(t_out or 0),
-            cost=Decimal(cost or 0),
-            baseline=Decimal(base or 0),
-            cache_savings=Decimal(cache or 0),
-            routing_savings=Decimal(routing or 0),
-            cached=int(cached or 0),
-        )
-    return found
+    return {tuple(row[:width]): _sums(row[width:]) for row in session.execute(query)}
 
 
 def _python_sums(
@@ -118,21 +139,12 @@ def _python_sums(
     keys: Sequence[SQLColumnExpression[Any]],
     where: Sequence[SQLColumnExpression[bool]],
 ) -> dict[tuple[Any, ...], Sums]:
-    query = select(
-        *keys,
-        CostEvent.tokens_in,
-        CostEvent.tokens_out,
-        *_MONEY,
-        CostEvent.cached,
-    ).where(*where)
+    query = select(*keys, *_COLUMNS).where(*where)
     found: dict[tuple[Any, ...], Sums] = {}
     width = len(keys)
     for row in session.execute(query.execution_options(yield_per=5000)):
-        t_in, t_out, cost, base, cache, routing, cached = row[width:]
         key = tuple(row[:width])
-        found.setdefault(key, Sums()).add(
-            Sums(1, t_in, t_out, cost, base, cache, routing, int(bool(cached)))
-        )
+        found.setdefault(key, Sums()).add(_sums((1, *row[width:])))
     return found
 
 

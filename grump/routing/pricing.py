@@ -3,6 +3,12 @@
 The catalogue ships as ``grump/data/prices.json``; a file named by
 ``GRUMP_PRICE_CATALOGUE_FILE`` adds models or replaces entries. A model that
 is not in the catalogue is an error, never a silent $0.
+
+An entry may price the provider's prompt cache: ``cache_read`` (``cached_input``
+is its older name), ``cache_write`` (5-minute TTL) and ``cache_write_1h``.
+Anthropic bills a cache write at 1.25x the base input price (2x for the 1-hour
+TTL) and a read at 0.1x, so a reservation prices Claude input at its dearest
+rate (``estimate_max_cost``).
 """
 
 from __future__ import annotations
@@ -98,8 +104,34 @@ class PriceCatalogue:
         return sorted(m for m, p in self._prices.items() if kind is None or p.kind == kind)
 
 
+def cache_savings(price: ModelPrice, cached_tokens_in: int) -> Decimal:
+    """What reading ``cached_tokens_in`` from the provider's cache saved against the full input price.
+
+    Zero for a model whose reads cost what plain input does (or that has no
+    cache price). A cache write's surcharge is not netted off: it is part of
+    the call's cost, and so of what routing did or did not save.
+    """
+    if price.cached_input_per_million is None or cached_tokens_in <= 0:
+        return Decimal(0)
+    saved_per_million = price.input_per_million - price.cached_input_per_million
+    return quantize_money(max(Decimal(0), Decimal(cached_tokens_in) * saved_per_million / _MILLION))
+
+
+def max_input_per_million(price: ModelPrice) -> Decimal:
+    """The dearest rate an input token of ``price``'s model can be billed at (a cache write, for Claude)."""
+    rates = (price.cache_write_per_million, price.cache_write_long_per_million)
+    return max([price.input_per_million, *(rate for rate in rates if rate is not None)])
+
+
+def _decimal(raw: dict[str, Any], *keys: str) -> Decimal | None:
+    """The first of ``keys`` present in ``raw``, as a Decimal; None when none is."""
+    for key in keys:
+        if raw.get(key) is not None:
+            return Decimal(str(raw[key]))
+    return None
+
+
 def _entry(model: str, raw: dict[str, Any]) -> ModelPrice:
-    cached = raw.get("cached_input")
     return ModelPrice(
         model=model,
         provider=str(raw["provider"]),
@@ -107,7 +139,9 @@ def _entry(model: str, raw: dict[str, Any]) -> ModelPrice:
         tier=str(raw.get("tier", "")),
         input_per_million=Decimal(str(raw["input"])),
         output_per_million=Decimal(str(raw.get("output", "0"))),
-        cached_input_per_million=None if cached is None else Decimal(str(cached)),
+        cached_input_per_million=_decimal(raw, "cache_read", "cached_input"),
+        cache_write_per_million=_decimal(raw, "cache_write"),
+        cache_write_long_per_million=_decimal(raw, "cache_write_1h"),
     )
 
 
@@ -125,10 +159,27 @@ def load_catalogue(override: Path | None = None) -> PriceCatalogue:
     return PriceCatalogue(prices)
 
 
+def estimate_input_tokens(request: CompleteInput) -> int:
+    """The input tokens a request is estimated at: its messages, and its tools' definitions."""
+    tokens = sum(estimate_tokens(m.text()) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
+    if request.tools:
+        tokens += estimate_tokens(json.dumps(request.tools, separators=(",", ":")))
+    return tokens
+
+
 def estimate_max_cost(price: ModelPrice, request: CompleteInput) -> Decimal:
-    """The most a request can cost on a model: estimated input plus ``max_tokens`` out."""
-    tokens_in = sum(estimate_tokens(m.text()) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
-    return price.cost(tokens_in, request.max_tokens)
+    """The most a request can cost on a model: estimated input plus ``max_tokens`` out.
+
+    Input is priced at the dearest rate it can be billed at: on a model with
+    cache-write prices every input token might be written to the prompt cache
+    (by the client's ``cache_control`` or grump's own breakpoints), at up to 2x
+    input for the 1-hour TTL, so that is what a budget holds.
+    """
+    total = (
+        Decimal(estimate_input_tokens(request)) * max_input_per_million(price)
+        + Decimal(request.max_tokens) * price.output_per_million
+    ) / _MILLION
+    return quantize_money(total)
 
 
 def estimate_reservation(catalogue: PriceCatalogue, request: AnyJobRequest, model: str) -> Decimal:

@@ -29,7 +29,13 @@ TOP_USERS = 5
 
 
 class CostLine(BaseModel):
-    """Spending of one group (or the total): requests, tokens, cost, and what the cache and routing saved against the baseline."""
+    """Spending of one group (or the total): requests, tokens, cost, and what each cause saved against the baseline.
+
+    ``tokens_cache_read`` and ``tokens_cache_write`` are the part of
+    ``tokens_in`` the provider's prompt cache read and wrote;
+    ``provider_cache_savings`` is what those reads saved, beside what grump's
+    cache and routing saved. ``savings`` is all three together.
+    """
 
     key: str
     requests: int
@@ -39,6 +45,10 @@ class CostLine(BaseModel):
     baseline_cost: Decimal
     cache_savings: Decimal
     routing_savings: Decimal
+    tokens_cache_read: int = 0
+    tokens_cache_write: int = 0
+    provider_cache_savings: Decimal = Decimal(0)
+    savings: Decimal = Decimal(0)
 
     @classmethod
     def of(cls, key: str, sums: Sums) -> CostLine:
@@ -52,6 +62,10 @@ class CostLine(BaseModel):
             baseline_cost=quantize_money(sums.baseline),
             cache_savings=quantize_money(sums.cache_savings),
             routing_savings=quantize_money(sums.routing_savings),
+            tokens_cache_read=sums.tokens_cache_read,
+            tokens_cache_write=sums.tokens_cache_write,
+            provider_cache_savings=quantize_money(sums.provider_cache_savings),
+            savings=quantize_money(sums.savings),
         )
 
 

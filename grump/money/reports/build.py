@@ -33,6 +33,9 @@ def _totals(sums: Sums) -> Totals:
         requests=sums.requests,
         tokens_in=sums.tokens_in,
         tokens_out=sums.tokens_out,
+        tokens_cache_read=sums.tokens_cache_read,
+        tokens_cache_write=sums.tokens_cache_write,
+        provider_cache_savings=sums.provider_cache_savings,
     )
 
 
@@ -48,7 +51,10 @@ def _breakdown(
             requests=sums.requests,
             tokens=sums.tokens_in + sums.tokens_out,
             cost=sums.cost,
-            savings=sums.cache_savings + sums.routing_savings,
+            savings=sums.savings,
+            tokens_cache_read=sums.tokens_cache_read,
+            tokens_cache_write=sums.tokens_cache_write,
+            provider_cache_savings=sums.provider_cache_savings,
         )
         for key, sums in costs.summary(session, tenant, *bounds, group_by)
     ]

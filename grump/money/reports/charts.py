@@ -111,16 +111,26 @@ def spend_per_day_png(report: CostReport) -> bytes | None:
 
 
 def savings_png(report: CostReport) -> bytes | None:
-    """Horizontal bars: money saved by the cache and by routing. None when nothing was saved."""
+    """Horizontal bars: money saved by each cause (routing, the cache, the provider's prompt cache).
+
+    None when nothing was saved.
+    """
     totals = report.totals
-    if totals.cache_savings == 0 and totals.routing_savings == 0:
+    sources = [
+        ("Provider cache", totals.provider_cache_savings),
+        ("Routing", totals.routing_savings),
+        ("Cache", totals.cache_savings),
+    ]
+    if all(amount == 0 for _, amount in sources):
         return None
-    sources = [("Routing", totals.routing_savings), ("Cache", totals.cache_savings)]
-    figure = _figure(9.5, 1.7)
+    figure = _figure(9.5, 2.1)
     axes = figure.add_subplot()
     values = [float(amount) for _, amount in sources]
     bars = axes.barh(
-        [name for name, _ in sources], values, color=[PALETTE[2], PALETTE[0]], height=0.6
+        [name for name, _ in sources],
+        values,
+        color=[PALETTE[1], PALETTE[2], PALETTE[0]],
+        height=0.6,
     )
     labels = [
         f" {format_money(amount)} ({format_share(amount, totals.baseline)} of baseline)"

@@ -8,6 +8,11 @@ concatenated. Columns a section does not use are left empty.
 Sections: ``totals`` (key ``current`` or ``previous``), ``daily`` (key is
 the model, with ``day``), ``model``, ``kind``, ``tier``, ``user`` (the
 breakdowns) and ``budget`` (key is the scope; ``cost`` is what it spent).
+
+``tokens_cache_read`` and ``tokens_cache_write`` are the part of ``tokens_in``
+the provider's prompt cache read and wrote, ``provider_cache_savings`` what
+those reads saved; ``savings`` counts every cause. They come last, so the
+older columns keep their places.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ COLUMNS = (
     "budget_period",
     "limit",
     "resets_at",
+    "tokens_cache_read",
+    "tokens_cache_write",
+    "provider_cache_savings",
 )
 
 _Row = dict[str, str]
@@ -60,6 +68,9 @@ def _totals_row(key: str, totals: Totals) -> _Row:
         "cache_savings": _money(totals.cache_savings),
         "routing_savings": _money(totals.routing_savings),
         "savings": _money(totals.savings),
+        "tokens_cache_read": str(totals.tokens_cache_read),
+        "tokens_cache_write": str(totals.tokens_cache_write),
+        "provider_cache_savings": _money(totals.provider_cache_savings),
     }
 
 
@@ -71,6 +82,9 @@ def _breakdown_row(section: str, row: BreakdownRow) -> _Row:
         "tokens": str(row.tokens),
         "cost": _money(row.cost),
         "savings": _money(row.savings),
+        "tokens_cache_read": str(row.tokens_cache_read),
+        "tokens_cache_write": str(row.tokens_cache_write),
+        "provider_cache_savings": _money(row.provider_cache_savings),
     }
 
 

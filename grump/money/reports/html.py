@@ -31,7 +31,8 @@ from grump.money.reports.tables import (
 
 _FOOTER = (
     "Amounts in USD. Baseline: what the same calls would have cost on the premium model"
-    " with no cache; savings are baseline minus spend, by source."
+    " with no cache (neither grump's nor the provider's prompt cache); savings are baseline"
+    " minus spend, by source."
 )
 
 _CSS = """
@@ -119,6 +120,11 @@ def _cards(report: CostReport) -> str:
     if previous is not None:
         trend = f"{format_change(totals.cost, previous.cost)} on the previous {report.period}"
     tokens_note = f"{format_count(totals.tokens_in)} in, {format_count(totals.tokens_out)} out"
+    if totals.tokens_cache_read or totals.tokens_cache_write:
+        tokens_note += (
+            f"; {format_count(totals.tokens_cache_read)} in read from the prompt cache,"
+            f" {format_count(totals.tokens_cache_write)} written to it"
+        )
     saved_note = ""
     if totals.baseline > 0:
         saved_note = f"{format_share(totals.savings, totals.baseline)} of baseline"
@@ -148,7 +154,9 @@ def _charts(report: CostReport) -> str:
     saved_html = (
         _empty("Nothing saved in this period.")
         if saved is None
-        else _image(saved, "Money saved by the cache and by routing")
+        else _image(
+            saved, "Money saved by the cache, by routing and by the provider's prompt cache"
+        )
     )
     return (
         f"<section><h2>Spend per day</h2>{spend_html}</section>\n"

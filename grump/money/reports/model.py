@@ -23,7 +23,12 @@ class ReportPeriod(StrEnum):
 
 @dataclass(frozen=True)
 class Totals:
-    """What a tenant spent in one period, and what grump saved it."""
+    """What a tenant spent in one period, and what grump saved it.
+
+    ``tokens_cache_read`` and ``tokens_cache_write`` are the part of
+    ``tokens_in`` the provider's prompt cache read and wrote;
+    ``provider_cache_savings`` is what those reads saved.
+    """
 
     cost: Decimal
     baseline: Decimal
@@ -32,11 +37,14 @@ class Totals:
     requests: int
     tokens_in: int
     tokens_out: int
+    tokens_cache_read: int = 0
+    tokens_cache_write: int = 0
+    provider_cache_savings: Decimal = Decimal(0)
 
     @property
     def savings(self) -> Decimal:
-        """What the cache and routing saved together."""
-        return self.cache_savings + self.routing_savings
+        """What the cache, routing and the provider's prompt cache saved together."""
+        return self.cache_savings + self.routing_savings + self.provider_cache_savings
 
     @property
     def tokens(self) -> int:
@@ -51,13 +59,20 @@ class Totals:
 
 @dataclass(frozen=True)
 class BreakdownRow:
-    """One line of a breakdown: a model, a job kind, a tier or a user."""
+    """One line of a breakdown: a model, a job kind, a tier or a user.
+
+    ``savings`` counts every cause, the provider's prompt cache included;
+    ``provider_cache_savings`` is that cause's part of it.
+    """
 
     key: str
     requests: int
     tokens: int
     cost: Decimal
     savings: Decimal
+    tokens_cache_read: int = 0
+    tokens_cache_write: int = 0
+    provider_cache_savings: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from grump.money.reports.formatting import format_change, format_money, format_share, format_time
+from grump.money.reports.formatting import (
+    format_change,
+    format_count,
+    format_money,
+    format_share,
+    format_time,
+)
 from grump.money.reports.model import BudgetHealth, CostReport
 
 PREMIUM_SHARE_ADVICE = Decimal("0.70")  # premium above this share of spend
@@ -84,6 +90,28 @@ def _cache_advice(report: CostReport) -> list[str]:
     ]
 
 
+def _prompt_cache_advice(report: CostReport) -> list[str]:
+    """A prompt cache written more than read: its writes (1.25x or 2x input) cost more than reads save."""
+    totals = report.totals
+    if totals.requests < CACHE_ADVICE_MIN_REQUESTS:
+        return []
+    if totals.tokens_cache_write <= totals.tokens_cache_read:
+        return []
+    return [
+        f"The provider's prompt cache was written more than read"
+        f" ({format_count(totals.tokens_cache_write)} tokens written,"
+        f" {format_count(totals.tokens_cache_read)} read; reads saved"
+        f" {format_money(totals.provider_cache_savings)}): a write costs 1.25x input (2x with"
+        " the 1-hour TTL) and only reads repay it, so cache_control on prefixes that change"
+        " between calls, or on sessions idle longer than the TTL, costs more than it saves."
+    ]
+
+
 def recommendations(report: CostReport) -> list[str]:
-    """Advice for ``report``, most urgent first (budgets, then spend, then the cache)."""
-    return _budget_advice(report) + _spend_advice(report) + _cache_advice(report)
+    """Advice for ``report``, most urgent first (budgets, then spend, then the caches)."""
+    return (
+        _budget_advice(report)
+        + _spend_advice(report)
+        + _cache_advice(report)
+        + _prompt_cache_advice(report)
+    )

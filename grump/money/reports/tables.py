@@ -55,9 +55,12 @@ def _summary_lines(totals: Totals) -> list[tuple[str, Decimal | int]]:
         ("Baseline (premium model, no cache)", totals.baseline),
         ("Saved by the cache", totals.cache_savings),
         ("Saved by routing", totals.routing_savings),
+        ("Saved by the provider's prompt cache", totals.provider_cache_savings),
         ("Saved in all", totals.savings),
         ("Requests", totals.requests),
         ("Tokens in", totals.tokens_in),
+        ("of which read from the prompt cache", totals.tokens_cache_read),
+        ("of which written to the prompt cache", totals.tokens_cache_write),
         ("Tokens out", totals.tokens_out),
     ]
 
