@@ -1,0 +1,120 @@
+"""Provider caching in /v1/costs and the reports: its tokens, its savings, its advice and chart."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import update
+
+from grump.ledger.db import utcnow
+from grump.ledger.models import CostEvent, Job
+from grump.money.reports import render_html, render_markdown
+from grump.money.reports.charts import savings_png
+from grump.money.reports.recommend import recommendations
+from tests.conftest import Api
+from tests.unit.test_costs_api import DAY1, seed_event
+from tests.unit.test_reports import seeded_report
+
+CLAUDE = "claude-sonnet-4-5"
+
+
+def _mark_cached(api: Api, model: str, read: int, write: int, saved: str) -> None:
+    """Give every event (and job) of ``model`` these prompt-cache tokens and saving."""
+    with api.runtime.sessions() as session:
+        session.execute(
+            update(CostEvent)
+            .where(CostEvent.model == model)
+            .values(
+                tokens_cache_read=read,
+                tokens_cache_write=write,
+                provider_cache_savings=Decimal(saved),
+            )
+        )
+        session.execute(
+            update(Job)
+            .where(Job.model == model)
+            .values(tokens_cache_read=read, tokens_cache_write=write)
+        )
+        session.commit()
+
+
+def test_the_summary_shows_cache_tokens_and_provider_cache_savings_beside_the_old_fields(
+    api: Api,
+) -> None:
+    with api.runtime.sessions() as session:
+        for _ in range(2):
+            seed_event(session, "tenant-a", DAY1, "0.03435", model=CLAUDE, tier="premium")
+        seed_event(session, "tenant-a", DAY1, "0.00066", baseline="0.0045")
+        session.commit()
+    _mark_cached(api, CLAUDE, 2_000, 3_000, "0.0054")
+    params = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-05T00:00:00Z", "group_by": "model"}
+    body = api.client.get("/v1/costs/summary", params=params, headers=api.auth()).json()
+    total = body["total"]
+    assert total["tokens_cache_read"] == 4_000 and total["tokens_cache_write"] == 6_000
+    assert total["provider_cache_savings"] == "0.0108000000"
+    assert total["routing_savings"] == "0.0038400000"  # the economy job's
+    assert total["savings"] == "0.0146400000"  # routing + provider caching (no cache hits)
+    assert {"cost", "baseline_cost", "cache_savings", "tokens_in", "tokens_out"} <= set(total)
+    groups = {g["key"]: g for g in body["groups"]}
+    assert groups[CLAUDE]["provider_cache_savings"] == "0.0108000000"
+    assert groups["moonshotai/kimi-k2.5"]["tokens_cache_read"] == 0
+
+
+def test_other_thresholds_keep_a_premium_jobs_prompt_cache_only_on_premium(api: Api) -> None:
+    now = utcnow()
+    with api.runtime.sessions() as session:
+        # 10,000 in (9,000 read from the cache), 500 out on Sonnet: $0.0132 as billed.
+        seed_event(
+            session,
+            "tenant-a",
+            now - timedelta(hours=1),
+            "0.0132",
+            score=70,
+            model=CLAUDE,
+            tier="premium",
+            tokens=(10_000, 500),
+        )
+        session.commit()
+    _mark_cached(api, CLAUDE, 9_000, 0, "0.0243")
+    body = api.client.get("/v1/costs/recommendations", headers=api.auth()).json()
+    options = {o["threshold"]: Decimal(o["cost"]) for o in body["thresholds"]}
+    assert options[60] == Decimal("0.0132")  # still premium: priced as it was billed
+    # On Kimi the warm prefix is lost: its 10,000 tokens in cost $0.0060, more than Sonnet's
+    # $0.0057 with the cache; only the cheaper output makes the whole call cheaper there.
+    assert options[80] == Decimal("0.0063")  # 10,500 x $0.60
+
+
+def test_a_prompt_cache_written_more_than_read_is_pointed_out() -> None:
+    report = seeded_report()
+    assert not any("prompt cache" in a for a in recommendations(report))
+    written = replace(report.totals, tokens_cache_read=1_000_000, tokens_cache_write=4_000_000)
+    advice = recommendations(replace(report, totals=written))
+    assert any(
+        "written more than read (4,000,000 tokens written, 1,000,000 read" in a for a in advice
+    )
+    well_read = replace(written, tokens_cache_read=40_000_000)
+    assert not any("prompt cache" in a for a in recommendations(replace(report, totals=well_read)))
+
+
+def test_reports_show_the_provider_caches_saving_and_tokens() -> None:
+    report = seeded_report()
+    totals = replace(
+        report.totals,
+        tokens_cache_read=1_000_000,
+        tokens_cache_write=250_000,
+        provider_cache_savings=Decimal("2.7"),
+    )
+    cached = replace(report, totals=totals)
+    text = render_markdown(cached)
+    assert "| Saved by the provider's prompt cache | $2.7000 |" in text
+    assert "| of which written to the prompt cache | 250,000 |" in text
+    assert "$1,978.6322" in text  # cache + routing + provider caching
+    html = render_html(cached)
+    assert "1,000,000 in read from the prompt cache, 250,000 written to it" in html
+    only_provider = replace(
+        cached,
+        totals=replace(totals, cache_savings=Decimal(0), routing_savings=Decimal(0)),
+    )
+    assert savings_png(only_provider) is not None
