@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import update
 
-from grump.ledger.db import utcnow
+from grump.jobs import rows
+from grump.jobs.models import CompleteJobRequest, Outcome
+from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import CostEvent, Job
 from grump.money.reports import render_html, render_markdown
 from grump.money.reports.charts import savings_png
 from grump.money.reports.recommend import recommendations
+from grump.routing.pricing import estimate_input_tokens, estimate_reservation
 from tests.conftest import Api
 from tests.unit.test_costs_api import DAY1, seed_event
 from tests.unit.test_reports import seeded_report
 
 CLAUDE = "claude-sonnet-4-5"
+EPHEMERAL = {"type": "ephemeral"}
 
 
 def _mark_cached(api: Api, model: str, read: int, write: int, saved: str) -> None:
@@ -118,3 +123,45 @@ def test_reports_show_the_provider_caches_saving_and_tokens() -> None:
         totals=replace(totals, cache_savings=Decimal(0), routing_savings=Decimal(0)),
     )
     assert savings_png(only_provider) is not None
+
+
+def test_a_cached_claude_job_billed_at_its_dearest_fits_the_budget_it_reserved(api: Api) -> None:
+    """Every input token written to the cache for an hour, every output token used: still within."""
+    catalogue = api.runtime.catalogue
+    system = {"role": "system", "content": "You review diffs. " * 200, "cache_control": EPHEMERAL}
+    body = {
+        "kind": "complete",
+        "input": {
+            "messages": [system, {"role": "user", "content": "review this"}],
+            "max_tokens": 300,
+            "model": CLAUDE,
+        },
+    }
+    request = CompleteJobRequest.model_validate(body)
+    reservation = estimate_reservation(catalogue, request, CLAUDE)
+    admin = api.auth(api.new_key("ops", admin=True))
+    limit = {"limit": str(reservation)}
+    assert api.client.put("/v1/budgets/tenant-a/daily", json=limit, headers=admin).is_success
+    answer = api.client.post("/v1/jobs", json=body, headers=api.auth())
+    assert answer.status_code == 202, answer.text
+    tokens_in = estimate_input_tokens(request.input)
+    price = catalogue.price(CLAUDE)
+    worst = Outcome(
+        result={},
+        model=CLAUDE,
+        provider="anthropic",
+        tokens_in=tokens_in,
+        tokens_out=300,
+        cost=price.cost(tokens_in, 300, cache_write_tokens=tokens_in, cache_write_ttl="1h"),
+        baseline_cost=price.cost(tokens_in, 300),
+        tokens_cache_write=tokens_in,
+    )
+    with session_scope(api.runtime.sessions) as session:
+        job = session.get_one(Job, uuid.UUID(answer.json()["id"]))
+        assert job.reserved_cost == reservation
+        assert rows.finish(session, job, worst)
+    (status,) = api.client.get("/v1/costs/budget-status", headers=api.auth()).json()["items"]
+    assert Decimal(status["spent"]) == worst.cost == reservation  # to the last digit, not over
+    assert Decimal(status["reserved"]) == 0
+    # The budget is used up: the same request again is refused, not overrun.
+    assert api.client.post("/v1/jobs", json=body, headers=api.auth()).status_code == 402
