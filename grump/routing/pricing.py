@@ -57,23 +57,32 @@ class ModelPrice:
         cached_tokens_in: int = 0,
         cache_write_tokens: int = 0,
         cache_write_ttl: Literal["5m", "1h"] = "5m",
+        *,
+        cache_write_long_tokens: int | None = None,
     ) -> Decimal:
         """What a call costs, to the ledger's precision.
 
         ``tokens_in`` counts every input token, those read from the prompt cache
-        (``cached_tokens_in``) and written to it (``cache_write_tokens``) included.
+        (``cached_tokens_in``) and written to it (``cache_write_tokens``) included;
+        a ``tokens_in`` smaller than those two is taken as their sum, never as
+        fewer plain tokens. The writes are priced at ``cache_write_ttl``'s rate,
+        or, when ``cache_write_long_tokens`` says how many of them took the 1-hour
+        TTL (Anthropic reports each TTL's part), those at its rate and the rest at
+        the 5-minute one.
         """
         read_price = _or(self.cached_input_per_million, self.input_per_million)
-        long_write = cache_write_ttl == "1h"
-        write_price = _or(
-            self.cache_write_long_per_million if long_write else self.cache_write_per_million,
-            self.input_per_million,
-        )
-        plain = tokens_in - cached_tokens_in - cache_write_tokens
+        short_price = _or(self.cache_write_per_million, self.input_per_million)
+        long_price = _or(self.cache_write_long_per_million, self.input_per_million)
+        if cache_write_long_tokens is None:
+            long_writes = cache_write_tokens if cache_write_ttl == "1h" else 0
+        else:
+            long_writes = min(cache_write_long_tokens, cache_write_tokens)
+        plain = max(0, tokens_in - cached_tokens_in - cache_write_tokens)
         total = (
             Decimal(plain) * self.input_per_million
             + Decimal(cached_tokens_in) * read_price
-            + Decimal(cache_write_tokens) * write_price
+            + Decimal(cache_write_tokens - long_writes) * short_price
+            + Decimal(long_writes) * long_price
             + Decimal(tokens_out) * self.output_per_million
         ) / _MILLION
         return quantize_money(total)

@@ -167,3 +167,21 @@ def test_a_request_with_cache_control_never_overruns_its_reservation(
     assert billed <= reserved
     # The dearest case is every input token written for an hour: exactly the reservation.
     assert CLAUDE.cost(tokens_in, max_tokens, 0, tokens_in, "1h") == reserved
+
+
+def test_a_call_mixing_both_ttls_prices_each_part_at_its_rate() -> None:
+    # 3,000 written: 1,000 for an hour ($6), 2,000 for five minutes ($3.75).
+    mixed = CLAUDE.cost(10_000, 500, 2_000, 3_000, cache_write_long_tokens=1_000)
+    assert mixed == Decimal("0.0366000000")  # 15,000 + 600 + 7,500 + 6,000 + 7,500
+    assert CLAUDE.cost(10_000, 500, 2_000, 3_000, cache_write_long_tokens=0) == CLAUDE.cost(
+        10_000, 500, 2_000, 3_000
+    )
+    assert CLAUDE.cost(10_000, 500, 2_000, 3_000, cache_write_long_tokens=3_000) == CLAUDE.cost(
+        10_000, 500, 2_000, 3_000, "1h"
+    )
+
+
+def test_cache_tokens_beyond_tokens_in_never_make_plain_input_negative() -> None:
+    # A caller that forgot to add the cache tokens into tokens_in is charged for them all.
+    assert CLAUDE.cost(0, 0, 1_000, 1_000) == CLAUDE.cost(2_000, 0, 1_000, 1_000)
+    assert CLAUDE.cost(0, 0, 1_000, 1_000) == Decimal("0.0040500000")  # 300 + 3,750
