@@ -22,6 +22,11 @@ CACHE_SAVINGS_USD = Counter("cache_savings_usd", "Money saved by cache hits", ["
 ROUTING_SAVINGS_USD = Counter(
     "model_routing_savings_usd", "Money saved by routing below premium", ["model", "tier"]
 )
+PROVIDER_CACHE_SAVINGS_USD = Counter(
+    "provider_cache_savings_usd",
+    "Money saved by input read from the provider's prompt cache",
+    ["model"],
+)
 # Read from the broker by whichever API process answers a scrape: across the processes of
 # `grump api --workers N` the latest reading is the truth (a sum would count it N times).
 QUEUE_DEPTH = Gauge(

@@ -88,6 +88,9 @@ def observe_success(kind: str, tier: str, outcome: Outcome, latency: float) -> N
         metrics.CACHE_SAVINGS_USD.labels(kind).inc(float(outcome.cache_savings))
     if outcome.routing_savings:
         metrics.ROUTING_SAVINGS_USD.labels(outcome.model, tier).inc(float(outcome.routing_savings))
+    if outcome.provider_cache_savings:
+        saved = float(outcome.provider_cache_savings)
+        metrics.PROVIDER_CACHE_SAVINGS_USD.labels(outcome.model).inc(saved)
 
 
 def process_job(runtime: Runtime, job_id: uuid.UUID) -> Step:

@@ -37,6 +37,7 @@ METRIC_NAMES = frozenset(
         "llm_cost_per_request_usd",
         "cache_savings_usd_total",
         "model_routing_savings_usd_total",
+        "provider_cache_savings_usd_total",
         "worker_queue_depth",
         "gpu_utilization_percent",
         "tiered_cache_hits_total",

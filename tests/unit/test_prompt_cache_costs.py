@@ -7,10 +7,13 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import update
 
 from grump.jobs import rows
 from grump.jobs.models import CompleteJobRequest, Outcome
+from grump.jobs.run import observe_success
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import CostEvent, Job
 from grump.money.reports import render_html, render_markdown
@@ -165,3 +168,24 @@ def test_a_cached_claude_job_billed_at_its_dearest_fits_the_budget_it_reserved(a
     assert Decimal(status["reserved"]) == 0
     # The budget is used up: the same request again is refused, not overrun.
     assert api.client.post("/v1/jobs", json=body, headers=api.auth()).status_code == 402
+
+
+def test_the_provider_caches_saving_is_counted_in_the_metrics() -> None:
+    def counted() -> float:
+        found = REGISTRY.get_sample_value("provider_cache_savings_usd_total", {"model": CLAUDE})
+        return found or 0.0
+
+    before = counted()
+    outcome = Outcome(
+        result={},
+        model=CLAUDE,
+        provider="anthropic",
+        tokens_in=10_000,
+        tokens_out=500,
+        cost=Decimal("0.0132"),
+        baseline_cost=Decimal("0.0375"),
+        tokens_cache_read=9_000,
+        provider_cache_savings=Decimal("0.0243"),
+    )
+    observe_success("complete", "premium", outcome, 0.5)
+    assert counted() - before == pytest.approx(0.0243)
