@@ -31,8 +31,8 @@ from grump.money.reports.tables import (
 
 _FOOTER = (
     "Amounts in USD. Baseline: what the same calls would have cost on the premium model"
-    " with no cache (neither grump's nor the provider's prompt cache); savings are baseline"
-    " minus spend, by source."
+    " with no cache (neither grump's nor the provider's prompt cache); savings are what each"
+    " source kept off that baseline (a prompt-cache write's surcharge is part of spend)."
 )
 
 _CSS = """
