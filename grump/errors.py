@@ -11,7 +11,8 @@
     │   ├── Forbidden                403
     │   ├── NotFound                 404 (also for another tenant's ids)
     │   ├── Conflict                 409, e.g. cancelling a finished job
-    │   └── BudgetExceeded           402, nothing was enqueued
+    │   ├── BudgetExceeded           402, nothing was enqueued
+    │   └── RateLimited              429 + Retry-After: a key's or tenant's rate is spent
     ├── TransientError               worth retrying later
     │   ├── ServiceUnavailable       503 + Retry-After
     │   │   ├── BrokerUnavailable
@@ -108,6 +109,20 @@ class BudgetExceeded(RequestError):
 
     status_code = 402
     code = "budget_exceeded"
+
+
+class RateLimited(RequestError):
+    """A key or tenant past its requests-per-second or tokens-per-minute limit; nothing was enqueued.
+
+    ``retry_after`` is the whole number of seconds (at least 1) until the request fits.
+    """
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
 
 
 class TransientError(GrumpError):

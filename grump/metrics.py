@@ -56,6 +56,10 @@ JOB_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 JOBS_REQUEUED = Counter("grump_jobs_requeued", "Stuck jobs enqueued again by beat", ["kind"])
+# Submits refused by a rate limit: scope is key or tenant, limit is rps or tpm.
+RATE_LIMITED = Counter("grump_rate_limited", "Submits refused by a rate limit", ["scope", "limit"])
+# Submits refused by a budget: scope is tenant, user or key.
+BUDGET_REFUSED = Counter("grump_budget_refused", "Submits refused by a budget", ["scope"])
 BUDGET_ALERTS = Counter("grump_budget_alerts", "Budget alert thresholds crossed", ["period"])
 # Set by maintenance tasks, which run in prefork children: the newest value wins.
 BEAT_HEARTBEAT = Gauge(

@@ -42,6 +42,24 @@ class Settings(BaseSettings):
     max_jobs_per_batch: int = 500
     retry_after_seconds: int = 5
 
+    # API keys and the rate limits of keys and tenants (0 = no limit; shared through Redis)
+    key_rotation_grace_seconds: int = Field(
+        86_400, ge=0, description="how long a rotated key keeps working beside its successor"
+    )
+    key_check_interval_seconds: float = Field(
+        0.5, gt=0, le=1, description="how often an API process looks for revoked keys"
+    )
+    key_cache_seconds: float = Field(
+        30.0, gt=0, description="an API process trusts a key this long"
+    )
+    key_last_used_every_seconds: int = Field(
+        60, ge=1, description="a key's last use is written at most this often"
+    )
+    key_rps_limit: float = Field(0.0, ge=0, description="default requests/s of a key")
+    key_tpm_limit: int = Field(0, ge=0, description="default tokens/min of a key")
+    tenant_rps_limit: float = Field(0.0, ge=0, description="requests/s of each tenant")
+    tenant_tpm_limit: int = Field(0, ge=0, description="tokens/min of each tenant")
+
     # Jobs and delivery
     job_deadline_seconds: int = Field(600, description="queued/running past this is stuck")
     visibility_timeout_seconds: int = Field(3600, description="Redis broker redelivery delay")

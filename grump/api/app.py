@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from grump import __version__
 from grump.api.accesslog import install_access_log_filter
 from grump.api.bodylimit import BodyLimit
-from grump.api.deps import KeyCache
+from grump.api.deps import make_key_cache
 from grump.api.errors import install_error_handlers
-from grump.api.routes import budgets, costs, health, jobs, openai
+from grump.api.retryafter import RetryAfterOn429
+from grump.api.routes import budgets, costs, health, jobs, keys, openai
 from grump.api.urlguard import RefuseNulInUrl
 from grump.runtime import Runtime
 from grump.settings import Settings
@@ -41,16 +42,18 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.celery = celery or create_celery(settings, runtime)
-    app.state.key_cache = KeyCache()
+    app.state.key_cache = make_key_cache(settings)
     install_error_handlers(app, settings.retry_after_seconds)
     install_access_log_filter()  # query strings carry keys and prompts: never logged
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(budgets.router)
     app.include_router(costs.router)
+    app.include_router(keys.router)
     app.include_router(openai.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNulInUrl)
+    app.add_middleware(RetryAfterOn429)
     return app
 
 

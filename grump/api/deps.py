@@ -2,40 +2,71 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from cachetools import TTLCache
 from celery import Celery
 from fastapi import Depends, Request
 
-from grump.errors import Forbidden, Unauthorized
+from grump.api.keycache import KeyCache, expired_by, read_epoch
+from grump.errors import Forbidden, ServiceUnavailable, Unauthorized
+from grump.jobs.ratelimits import CURRENT_CALLER, Caller, shared_redis_async
 from grump.ledger.aio import async_session_scope
-from grump.ledger.keys import authenticate, hash_key
+from grump.ledger.db import utcnow
+from grump.ledger.keys import KeyState, hash_key, key_state, lookup, touch, valid_until
+from grump.ledger.models import ApiKey
 from grump.runtime import Runtime
+from grump.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who an API key speaks for: its tenant, and whether it may do admin work."""
+    """Who an API key speaks for: its tenant, whether it may do admin work, and the key itself.
+
+    ``lineage_id`` is what the key's budgets and rate limits belong to (shared by the
+    keys of one rotation); ``valid_until`` is when it stops working by itself.
+    """
 
     tenant: str
     admin: bool
+    key_id: int | None = None
+    lineage_id: int | None = None
+    name: str = ""
+    rps_limit: float | None = None
+    tpm_limit: int | None = None
+    valid_until: datetime | None = None
+
+    @property
+    def caller(self) -> Caller:
+        """The key's share of the rate limits and budgets, as submits take it."""
+        return Caller(self.lineage_id, self.rps_limit, self.tpm_limit)
+
+    @classmethod
+    def of(cls, row: ApiKey) -> Principal:
+        """The principal of a key row."""
+        return cls(
+            tenant=row.tenant,
+            admin=row.admin,
+            key_id=row.id,
+            lineage_id=row.lineage_id or row.id,
+            name=row.name,
+            rps_limit=row.rps_limit,
+            tpm_limit=row.tpm_limit,
+            valid_until=valid_until(row),
+        )
 
 
-class KeyCache:
-    """Recently seen keys, by hash, so a busy client costs no lookup per request."""
-
-    def __init__(self, ttl_seconds: float = 30.0) -> None:
-        self._cache: TTLCache[str, Principal] = TTLCache(maxsize=10_000, ttl=ttl_seconds)
-
-    def get(self, digest: str) -> Principal | None:
-        """The principal of a key hash seen lately, or None (unknown or expired)."""
-        return self._cache.get(digest)
-
-    def put(self, digest: str, principal: Principal) -> None:
-        """Remember a key hash's principal until the entry expires."""
-        self._cache[digest] = principal
+def make_key_cache(settings: Settings) -> KeyCache:
+    """The key cache of an API process, sized by the settings."""
+    return KeyCache(
+        settings.key_cache_seconds,
+        settings.key_check_interval_seconds,
+        settings.key_last_used_every_seconds,
+    )
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -50,26 +81,61 @@ def get_celery(request: Request) -> Celery:
     return app
 
 
-async def get_principal(request: Request) -> Principal:
-    """The caller, from the bearer key in ``Authorization``; Unauthorized when it is missing or unknown."""
+def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    key = key.strip()
-    cache: KeyCache = request.app.state.key_cache
-    digest = hash_key(key)
-    principal = cache.get(digest)
-    if principal is not None:
-        return principal
-    runtime = get_runtime(request)
-    retry_after = runtime.settings.retry_after_seconds
-    async with async_session_scope(runtime.aio_sessions, retry_after) as session:
-        row = await session.run_sync(authenticate, key)
+    return key.strip()
+
+
+async def _look_up(runtime: Runtime, key: str, at: datetime) -> Principal | KeyState | None:
+    async with async_session_scope(
+        runtime.aio_sessions, runtime.settings.retry_after_seconds
+    ) as session:
+        row = await session.run_sync(lookup, key)
         if row is None:
+            return None
+        state = key_state(row, at)
+        return Principal.of(row) if state is KeyState.LIVE else state
+
+
+async def _touch(runtime: Runtime, cache: KeyCache, key_id: int, at: datetime) -> None:
+    every = timedelta(seconds=runtime.settings.key_last_used_every_seconds)
+    try:
+        async with async_session_scope(runtime.aio_sessions, 1) as session:
+            await session.run_sync(touch, key_id, at, every)
+    except ServiceUnavailable as exc:
+        cache.untouch(key_id)
+        log.warning("key last use not recorded: %s", exc.message)
+
+
+def _admit(found: Principal | KeyState, at: datetime) -> Principal:
+    if isinstance(found, KeyState) or expired_by(found, at):
+        state = found if isinstance(found, KeyState) else KeyState.EXPIRED
+        raise Unauthorized(f"API key {state.value}", reason=state.value)
+    return found
+
+
+async def get_principal(request: Request) -> Principal:
+    """The caller, from the bearer key in ``Authorization``; Unauthorized when it is missing,
+    unknown, revoked or expired."""
+    key = _bearer(request)
+    runtime = get_runtime(request)
+    cache: KeyCache = request.app.state.key_cache
+    if cache.check_due():
+        cache.observe(await read_epoch(shared_redis_async(runtime)))
+    digest, now = hash_key(key), utcnow()
+    found = cache.get(digest)
+    if found is None:
+        found = await _look_up(runtime, key, now)
+        if found is None:
             raise Unauthorized("invalid API key")
-        principal = Principal(tenant=row.tenant, admin=row.admin)
-    cache.put(digest, principal)
+        cache.put(digest, found)
+    principal = _admit(found, now)
+    if principal.key_id is not None and cache.touch_due(principal.key_id):
+        await _touch(runtime, cache, principal.key_id, now)
+    CURRENT_CALLER.set((principal.tenant, principal.caller))
     return principal
 
 
@@ -83,3 +149,4 @@ def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Pr
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 CeleryDep = Annotated[Celery, Depends(get_celery)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+AdminDep = Annotated[Principal, Depends(require_admin)]

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from grump.errors import GrumpError, ServiceUnavailable
+from grump.errors import GrumpError, RateLimited, ServiceUnavailable
 from grump.jobs.models import JobKind
 from grump.ledger.db import is_outage
 
@@ -80,6 +80,8 @@ def install_error_handlers(app: FastAPI, retry_after: int) -> None:
     async def on_grump_error(_: Request, exc: GrumpError) -> JSONResponse:
         if isinstance(exc, ServiceUnavailable):
             return _unavailable(exc.retry_after, exc.message)
+        if isinstance(exc, RateLimited):
+            return _error(429, exc.to_dict(), {"Retry-After": str(exc.retry_after)})
         if exc.status_code >= 500:
             log.error("request failed: %s", exc.message)
         return _error(exc.status_code, exc.to_dict())

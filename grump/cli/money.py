@@ -1,6 +1,6 @@
 """``grump budgets set|show`` and ``grump report``: straight on the ledger (GRUMP_DATABASE_URL).
 
-grump budgets set --tenant T --period daily|monthly --limit USD [--user U] [--alert 0.8]
+grump budgets set --tenant T --period daily|monthly --limit USD [--user U | --key ID] [--alert 0.8]
 grump budgets show --tenant T
 grump report --tenant T --period day|week|month --format html|md|csv [--out FILE]
 """
@@ -36,6 +36,7 @@ def _runtime() -> Any:
 def set_budget(args: argparse.Namespace) -> int:
     """``grump budgets set``: create or change a budget on the ledger, then show the tenant's budgets."""
     from grump.ledger.db import session_scope, utcnow
+    from grump.ledger.keys import lineage_of
     from grump.money import budgets
     from grump.money.budget_math import Period
 
@@ -43,6 +44,7 @@ def set_budget(args: argparse.Namespace) -> int:
     threshold = args.alert if args.alert is not None else runtime.settings.budget_alert_threshold
     try:
         with session_scope(runtime.sessions) as session:
+            lineage = None if args.key is None else lineage_of(session, args.tenant, args.key)
             budgets.set_budget(
                 session,
                 args.tenant,
@@ -51,6 +53,7 @@ def set_budget(args: argparse.Namespace) -> int:
                 args.limit,
                 threshold,
                 utcnow(),
+                lineage,
             )
     finally:
         runtime.dispose()
@@ -112,7 +115,9 @@ def add_commands(sub: Any) -> None:
     put.add_argument("--tenant", required=True)
     put.add_argument("--period", required=True, choices=["daily", "monthly"])
     put.add_argument("--limit", required=True, type=_money, help="USD per period")
-    put.add_argument("--user", help="a budget for one user of the tenant")
+    whom = put.add_mutually_exclusive_group()
+    whom.add_argument("--user", help="a budget for one user of the tenant")
+    whom.add_argument("--key", type=int, help="a budget for one key of the tenant (its id)")
     put.add_argument("--alert", type=_money, help="alert share of the limit (default 0.80)")
     put.set_defaults(handler=set_budget)
     show = budgets_sub.add_parser("show", help="a tenant's budgets in the current period")

@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 
 from grump import metrics
 from grump.celery.queues import queue_for
-from grump.errors import BrokerUnavailable, BudgetExceeded, Conflict, ValidationFailed
+from grump.errors import (
+    BrokerUnavailable,
+    BudgetExceeded,
+    Conflict,
+    RateLimited,
+    ValidationFailed,
+)
 from grump.jobs import rows
 from grump.jobs.enqueue import publish_job
 from grump.jobs.limits import validate_limits
@@ -34,6 +40,16 @@ from grump.jobs.models import (
     JobStatus,
     RoutingDecision,
     Tier,
+)
+from grump.jobs.ratelimits import (
+    Bucket,
+    Caller,
+    buckets_for,
+    caller_of,
+    request_tokens,
+    shared_redis_async,
+    take,
+    take_async,
 )
 from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope, utcnow
@@ -143,6 +159,7 @@ def _record_in(
     request: AnyJobRequest,
     plan: Plan,
     key: str | None,
+    lineage: int | None = None,
 ) -> Submitted:
     """The submit transaction's statements: replay, insert with holds, or coalesce."""
     if key is not None:
@@ -155,7 +172,9 @@ def _record_in(
     if rows.insert_unless_inflight(session, job):
         # Last in the transaction, so the budget rows stay locked only until the commit;
         # a refusal rolls back the job row too: a refused job is not recorded.
-        budgets.reserve(session, job.id, tenant, request.user, plan.reservation, job.created_at)
+        budgets.reserve(
+            session, job.id, tenant, request.user, plan.reservation, job.created_at, lineage
+        )
         return Submitted(job)
     running = rows.find_inflight(session, tenant, plan.fingerprint)
     if running is None:
@@ -164,9 +183,11 @@ def _record_in(
     return Submitted(running, created=False, coalesced=True)
 
 
-def _money_left(session: Session, tenant: str, request: AnyJobRequest) -> Decimal | None:
+def _money_left(
+    session: Session, tenant: str, request: AnyJobRequest, lineage: int | None
+) -> Decimal | None:
     """What routing may spend: the least any of the job's budgets can still hold."""
-    return budgets.budget_left(session, tenant, request.user, utcnow())
+    return budgets.budget_left(session, tenant, request.user, utcnow(), lineage)
 
 
 def _routed_by_budget(request: AnyJobRequest) -> bool:
@@ -174,8 +195,14 @@ def _routed_by_budget(request: AnyJobRequest) -> bool:
     return isinstance(request, CompleteJobRequest)
 
 
-def _refused(request: AnyJobRequest) -> None:
+def _refused(request: AnyJobRequest, exc: BudgetExceeded) -> None:
     metrics.JOBS_REJECTED.labels(request.kind.value, "budget").inc()
+    scope = str(exc.details.get("scope", "tenant")).partition(":")[0]
+    metrics.BUDGET_REFUSED.labels(scope).inc()
+
+
+def _rate_limited(request: AnyJobRequest) -> None:
+    metrics.JOBS_REJECTED.labels(request.kind.value, "rate_limit").inc()
 
 
 def _accepted(job: Job, plan: Plan) -> None:
@@ -188,31 +215,55 @@ _UNENQUEUED = "broker unavailable at submit"
 
 
 def _record(
-    runtime: Runtime, tenant: str, request: AnyJobRequest, plan: Plan, key: str | None
+    runtime: Runtime,
+    tenant: str,
+    request: AnyJobRequest,
+    plan: Plan,
+    key: str | None,
+    lineage: int | None,
 ) -> Submitted:
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        return _record_in(session, runtime.settings, tenant, request, plan, key)
+        return _record_in(session, runtime.settings, tenant, request, plan, key, lineage)
+
+
+def _limits(runtime: Runtime, tenant: str, request: AnyJobRequest, caller: Caller) -> list[Bucket]:
+    return buckets_for(runtime.settings, tenant, caller, request_tokens(request))
 
 
 def submit_job(
-    runtime: Runtime, app: Celery, tenant: str, request: AnyJobRequest, key: str | None = None
+    runtime: Runtime,
+    app: Celery,
+    tenant: str,
+    request: AnyJobRequest,
+    key: str | None = None,
+    caller: Caller | None = None,
 ) -> Submitted:
-    """Accept a request as a job: validated, routed, recorded with its holds, then published."""
+    """Accept a request as a job: validated, rate-limited, routed, recorded with its holds, published.
+
+    ``caller`` is the key submitting (its lineage's budgets and rate limits apply);
+    by default, the caller of the API request being served.
+    """
     settings = runtime.settings
     validate_limits(settings, request)
+    who = caller_of(tenant, caller)
+    try:
+        take(runtime.redis or runtime.broker_redis, _limits(runtime, tenant, request, who))
+    except RateLimited:
+        _rate_limited(request)
+        raise
     money_left = None
     if _routed_by_budget(request):
         with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
-            money_left = _money_left(session, tenant, request)
+            money_left = _money_left(session, tenant, request, who.key_id)
     try:
         plan = plan_job(runtime, request, money_left)
         try:
-            outcome = _record(runtime, tenant, request, plan, key)
+            outcome = _record(runtime, tenant, request, plan, key, who.key_id)
         except IntegrityError:
             # A concurrent identical submit won the race; the second look finds its job.
-            outcome = _record(runtime, tenant, request, plan, key)
-    except BudgetExceeded:
-        _refused(request)
+            outcome = _record(runtime, tenant, request, plan, key, who.key_id)
+    except BudgetExceeded as exc:
+        _refused(request, exc)
         raise
     if not outcome.created:
         return outcome
@@ -228,15 +279,25 @@ def submit_job(
 
 
 async def _record_async(
-    runtime: Runtime, tenant: str, request: AnyJobRequest, plan: Plan, key: str | None
+    runtime: Runtime,
+    tenant: str,
+    request: AnyJobRequest,
+    plan: Plan,
+    key: str | None,
+    lineage: int | None,
 ) -> Submitted:
     settings = runtime.settings
     async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as session:
-        return await session.run_sync(_record_in, settings, tenant, request, plan, key)
+        return await session.run_sync(_record_in, settings, tenant, request, plan, key, lineage)
 
 
 async def submit_job_async(
-    runtime: Runtime, app: Celery, tenant: str, request: AnyJobRequest, key: str | None = None
+    runtime: Runtime,
+    app: Celery,
+    tenant: str,
+    request: AnyJobRequest,
+    key: str | None = None,
+    caller: Caller | None = None,
 ) -> Submitted:
     """``submit_job`` on the event loop: the same steps and statements, through the async ledger.
 
@@ -245,19 +306,25 @@ async def submit_job_async(
     """
     settings = runtime.settings
     validate_limits(settings, request)
+    who = caller_of(tenant, caller)
+    try:
+        await take_async(shared_redis_async(runtime), _limits(runtime, tenant, request, who))
+    except RateLimited:
+        _rate_limited(request)
+        raise
     money_left = None
     if _routed_by_budget(request):
         async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as s:
-            money_left = await s.run_sync(_money_left, tenant, request)
+            money_left = await s.run_sync(_money_left, tenant, request, who.key_id)
     try:
         plan = plan_job(runtime, request, money_left)
         try:
-            outcome = await _record_async(runtime, tenant, request, plan, key)
+            outcome = await _record_async(runtime, tenant, request, plan, key, who.key_id)
         except IntegrityError:
             # A concurrent identical submit won the race; the second look finds its job.
-            outcome = await _record_async(runtime, tenant, request, plan, key)
-    except BudgetExceeded:
-        _refused(request)
+            outcome = await _record_async(runtime, tenant, request, plan, key, who.key_id)
+    except BudgetExceeded as exc:
+        _refused(request, exc)
         raise
     if not outcome.created:
         return outcome

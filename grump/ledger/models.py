@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -37,7 +38,13 @@ class Base(DeclarativeBase):
 
 
 class ApiKey(Base):
-    """A tenant's API key, stored as its hash and first characters, never whole; revoked ones no longer authenticate."""
+    """A tenant's API key, stored as its hash and first characters, never whole.
+
+    A key works until it is revoked, until ``expires_at``, and, once rotated, until
+    ``grace_until``. Keys rotated from one another share a ``lineage_id`` (the first
+    key's id): per-key budgets and rate limits belong to the lineage, so the old and
+    the new key of a rotation spend from one budget and one limit.
+    """
 
     __tablename__ = "api_keys"
 
@@ -48,6 +55,13 @@ class ApiKey(Base):
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    grace_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lineage_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rps_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Job(Base):
@@ -141,17 +155,24 @@ class CostEvent(Base):
 Index("ix_cost_events_tenant_created", CostEvent.tenant, CostEvent.created_at)
 
 TENANT_WIDE = ""  # Budget.user_id of a budget that covers every user of a tenant
+NO_KEY = 0  # Budget.key_id of a budget that is not one key's
 
 
 class Budget(Base):
-    """A spending limit per calendar period (UTC): for a whole tenant, or one user of it."""
+    """A spending limit per calendar period (UTC): for a whole tenant, one user or one key of it.
+
+    A key's budget has ``key_id`` set to the key's lineage (``ApiKey.lineage_id``).
+    """
 
     __tablename__ = "budgets"
-    __table_args__ = (UniqueConstraint("tenant", "user_id", "period", name="uq_budgets_scope"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "user_id", "key_id", "period", name="uq_budgets_scope"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[str] = mapped_column(String(200), default=TENANT_WIDE)
+    key_id: Mapped[int] = mapped_column(Integer, default=NO_KEY, server_default="0")
     period: Mapped[str] = mapped_column(String(16))  # budget_math.Period
     limit_usd: Mapped[Decimal] = mapped_column(MoneyUnits)
     alert_threshold: Mapped[Decimal] = mapped_column(Money)

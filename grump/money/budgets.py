@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, delete, insert, literal, select, update
+from sqlalchemy import BigInteger, and_, delete, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from grump.errors import BudgetExceeded, NotFound
 from grump.ledger.db import dialect_insert
-from grump.ledger.models import TENANT_WIDE, Budget, BudgetAlert, BudgetHold, BudgetPeriod
+from grump.ledger.models import NO_KEY, TENANT_WIDE, Budget, BudgetAlert, BudgetHold, BudgetPeriod
 from grump.ledger.money_units import to_units
 from grump.money.budget_math import BudgetState, Period, exceeded_details, period_bounds
 
@@ -45,10 +45,13 @@ class BudgetStatus:
     spent: Decimal
     reserved: Decimal
     alert_threshold: Decimal
+    key: int | None = None  # the key lineage of a key's budget
 
     @property
     def scope(self) -> str:
-        """Whom the budget covers, as messages and reports name it: ``tenant`` or ``user:<id>``."""
+        """Whom the budget covers, as messages and reports name it: ``tenant``, ``user:<id>`` or ``key:<id>``."""
+        if self.key is not None:
+            return f"key:{self.key}"
         return "tenant" if self.user is None else f"user:{self.user}"
 
     @property
@@ -70,10 +73,19 @@ def _user_key(user: str | None) -> str:
     return TENANT_WIDE if user is None else user
 
 
-def applicable(session: Session, tenant: str, user: str | None) -> list[Budget]:
-    """The tenant's budgets, and the user's when there is one, in lock order (by id)."""
+def _key_id(key: int | None) -> int:
+    return NO_KEY if key is None else key
+
+
+def applicable(
+    session: Session, tenant: str, user: str | None, key: int | None = None
+) -> list[Budget]:
+    """The tenant's budgets, the user's and the key's when there are, in lock order (by id)."""
     users = [TENANT_WIDE] if user is None else [TENANT_WIDE, user]
-    query = select(Budget).where(Budget.tenant == tenant, Budget.user_id.in_(users))
+    scopes = and_(Budget.user_id.in_(users), Budget.key_id == NO_KEY)
+    if key is not None:
+        scopes = or_(scopes, and_(Budget.user_id == TENANT_WIDE, Budget.key_id == key))
+    query = select(Budget).where(Budget.tenant == tenant, scopes)
     return list(session.scalars(query.order_by(Budget.id)))
 
 
@@ -131,6 +143,7 @@ def _status(budget: Budget, row: BudgetPeriod | None, at: datetime) -> BudgetSta
         spent=row.spent if row else Decimal(0),
         reserved=row.reserved if row else Decimal(0),
         alert_threshold=budget.alert_threshold,
+        key=budget.key_id or None,
     )
 
 
@@ -152,6 +165,7 @@ def reserve(
     user: str | None,
     amount: Decimal,
     at: datetime,
+    key: int | None = None,
 ) -> list[Hold]:
     """Hold ``amount`` on every budget of the job, or raise ``BudgetExceeded``.
 
@@ -163,7 +177,7 @@ def reserve(
         return []
     units = to_units(amount)
     holds: list[Hold] = []
-    for budget in applicable(session, tenant, user):
+    for budget in applicable(session, tenant, user, key):
         start, _ = period_bounds(Period(budget.period), at)
         period_id = _try_reserve(session, budget.id, start, units)
         if period_id is None:
@@ -191,9 +205,11 @@ def reserve(
     return holds
 
 
-def budget_left(session: Session, tenant: str, user: str | None, at: datetime) -> Decimal | None:
+def budget_left(
+    session: Session, tenant: str, user: str | None, at: datetime, key: int | None = None
+) -> Decimal | None:
     """The least any of the job's budgets can still hold; None when none applies."""
-    statuses = statuses_for(session, applicable(session, tenant, user), at)
+    statuses = statuses_for(session, applicable(session, tenant, user, key), at)
     if not statuses:
         return None
     return min(s.state.available for s in statuses)
@@ -217,7 +233,8 @@ def statuses_for(session: Session, budgets: list[Budget], at: datetime) -> list[
 def tenant_statuses(session: Session, tenant: str, at: datetime) -> list[BudgetStatus]:
     """Every budget of a tenant with its counters in the period holding ``at``, for reports."""
     query = select(Budget).where(Budget.tenant == tenant)
-    budgets = list(session.scalars(query.order_by(Budget.user_id, Budget.period)))
+    order = (Budget.key_id, Budget.user_id, Budget.period)
+    budgets = list(session.scalars(query.order_by(*order)))
     return statuses_for(session, budgets, at)
 
 
@@ -229,17 +246,18 @@ def set_budget(
     limit: Decimal,
     alert_threshold: Decimal,
     at: datetime,
+    key: int | None = None,
 ) -> Budget:
-    """Create or change a budget; the change applies to the current period at once."""
-    budget = session.scalars(
-        select(Budget).where(
-            Budget.tenant == tenant,
-            Budget.user_id == _user_key(user),
-            Budget.period == period.value,
-        )
-    ).first()
+    """Create or change a budget (a key's, with ``key``); it applies to the current period at once."""
+    budget = _find(session, tenant, user, period, key)
     if budget is None:
-        budget = Budget(tenant=tenant, user_id=_user_key(user), period=period.value, created_at=at)
+        budget = Budget(
+            tenant=tenant,
+            user_id=_user_key(user),
+            key_id=_key_id(key),
+            period=period.value,
+            created_at=at,
+        )
         session.add(budget)
     budget.limit_usd = limit
     budget.alert_threshold = alert_threshold
@@ -254,17 +272,26 @@ def set_budget(
     return budget
 
 
-def delete_budget(session: Session, tenant: str, user: str | None, period: Period) -> None:
+def _find(
+    session: Session, tenant: str, user: str | None, period: Period, key: int | None
+) -> Budget | None:
+    query = select(Budget).where(
+        Budget.tenant == tenant,
+        Budget.user_id == _user_key(user),
+        Budget.key_id == _key_id(key),
+        Budget.period == period.value,
+    )
+    return session.scalars(query).first()
+
+
+def delete_budget(
+    session: Session, tenant: str, user: str | None, period: Period, key: int | None = None
+) -> None:
     """Remove a budget with its history; jobs holding money on it settle against nothing."""
-    budget = session.scalars(
-        select(Budget).where(
-            Budget.tenant == tenant,
-            Budget.user_id == _user_key(user),
-            Budget.period == period.value,
-        )
-    ).first()
+    budget = _find(session, tenant, user, period, key)
     if budget is None:
-        raise NotFound(f"no {period.value} budget for {tenant}" + (f" user {user}" if user else ""))
+        whom = f" user {user}" if user else (f" key {key}" if key is not None else "")
+        raise NotFound(f"no {period.value} budget for {tenant}{whom}")
     periods = select(BudgetPeriod.id).where(BudgetPeriod.budget_id == budget.id)
     session.execute(delete(BudgetHold).where(BudgetHold.period_id.in_(periods)))
     session.execute(delete(BudgetAlert).where(BudgetAlert.period_id.in_(periods)))

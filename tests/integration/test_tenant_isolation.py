@@ -57,6 +57,7 @@ class World:
     b: dict[str, str]
     admin: dict[str, str]
     b_keys: list[str]
+    a_admin: dict[str, str] = field(default_factory=dict)  # tenant A's own admin key
     b_jobs: list[str] = field(default_factory=list)  # b_jobs[0] stays queued
     a_jobs: list[str] = field(default_factory=list)
 
@@ -115,6 +116,7 @@ def world(real_settings: Settings, money_ledger: str) -> Iterator[World]:  # noq
     with session_scope(runtime.sessions) as session:
         key_a, key_b = create_api_key(session, "tenant-a"), create_api_key(session, "tenant-b")
         key_admin = create_api_key(session, "operators", admin=True)
+        key_a_admin = create_api_key(session, "tenant-a", admin=True)
     built = World(
         client,
         runtime,
@@ -122,6 +124,7 @@ def world(real_settings: Settings, money_ledger: str) -> Iterator[World]:  # noq
         {"Authorization": f"Bearer {key_b}"},
         {"Authorization": f"Bearer {key_admin}"},
         b_keys=[key_b, key_admin],
+        a_admin={"Authorization": f"Bearer {key_a_admin}"},
     )
     built.b_jobs.append(
         _submit(client, built.b, _complete(B_PROMPT, B_USER), **{"Idempotency-Key": B_IDEMPOTENCY})
@@ -269,6 +272,47 @@ def _recommendations(w: World) -> None:
     w.assert_no_b(response)
 
 
+def _b_key_ids(w: World) -> list[int]:
+    with session_scope(w.runtime.sessions) as session:
+        return list(session.scalars(select(ApiKey.id).where(ApiKey.tenant == "tenant-b")))
+
+
+def _keys_of_a(w: World) -> None:
+    assert w.client.get("/v1/keys", headers=w.a).status_code == 403  # a plain key
+    response = w.client.get("/v1/keys", headers=w.a_admin)
+    assert response.status_code == 200
+    assert {k["tenant"] for k in response.json()["items"]} == {"tenant-a"}
+    b_prefixes = [k["Authorization"][7:21] for k in (w.b,)]
+    assert not any(p in response.text for p in b_prefixes)
+    w.assert_no_b(response)
+
+
+def _create_key_for_a(w: World) -> None:
+    body = {"name": "svc", "tenant": "tenant-b", "admin": True}  # the tenant field is ignored
+    assert w.client.post("/v1/keys", json=body, headers=w.a).status_code == 403
+    response = w.client.post("/v1/keys", json=body, headers=w.a_admin)
+    assert response.status_code == 201
+    assert response.json()["tenant"] == "tenant-a"
+    w.assert_no_b(response)
+
+
+def _b_key_route(method: str, suffix: str) -> Callable[[World], None]:
+    def check(w: World) -> None:
+        body = {"rps_limit": 1} if method == "PATCH" else None
+        unknown = w.client.request(method, f"/v1/keys/987654{suffix}", json=body, headers=w.a_admin)
+        assert unknown.status_code == 404
+        for key_id in _b_key_ids(w):
+            url = f"/v1/keys/{key_id}{suffix}"
+            assert w.client.request(method, url, json=body, headers=w.a).status_code == 403
+            response = w.client.request(method, url, json=body, headers=w.a_admin)
+            assert response.status_code == 404, response.text
+            assert response.text.replace(str(key_id), "987654") == unknown.text
+        # B's key still works, unrotated and without a limit A set.
+        assert w.client.get("/v1/jobs", headers=w.b).status_code == 200
+
+    return check
+
+
 CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/healthz"): _public("/healthz"),
     ("GET", "/readyz"): _public("/readyz"),
@@ -292,6 +336,12 @@ CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/v1/costs/summary"): _cost_summary,
     ("GET", "/v1/costs/budget-status"): _budget_status,
     ("GET", "/v1/costs/recommendations"): _recommendations,
+    ("GET", "/v1/keys"): _keys_of_a,
+    ("POST", "/v1/keys"): _create_key_for_a,
+    ("GET", "/v1/keys/{key_id}"): _b_key_route("GET", ""),
+    ("PATCH", "/v1/keys/{key_id}"): _b_key_route("PATCH", ""),
+    ("POST", "/v1/keys/{key_id}/revoke"): _b_key_route("POST", "/revoke"),
+    ("POST", "/v1/keys/{key_id}/rotate"): _b_key_route("POST", "/rotate"),
     ("POST", "/v1/chat/completions"): _openai(
         "/v1/chat/completions", {"messages": [{"role": "user", "content": B_PROMPT}]}
     ),
@@ -344,7 +394,7 @@ def _every_row_as_text(runtime: Runtime) -> str:
 
 def test_keys_are_stored_only_as_their_hash(world: World) -> None:
     stored = _every_row_as_text(world.runtime)
-    for header in (world.a, world.b, world.admin):
+    for header in (world.a, world.b, world.admin, world.a_admin):
         key = header["Authorization"].removeprefix("Bearer ")
         assert key not in stored
         assert key[len("grump_") + 8 :] not in stored  # not even past the shown prefix

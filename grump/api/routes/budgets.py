@@ -1,7 +1,9 @@
 """/v1/budgets: set, read and remove budgets (admin keys only).
 
 An admin key is an operator's key: it manages the budgets of any tenant.
-A tenant reads its own budgets' state at ``GET /v1/costs/budget-status``.
+A budget covers a whole tenant, one user of it (``?user=``) or one key of it
+(``?key=<key id>``: the key and the keys rotated from it). A tenant reads its own
+budgets' state at ``GET /v1/costs/budget-status``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from grump.api.deps import Principal, RuntimeDep, require_admin
+from grump.api.deps import AdminDep, RuntimeDep
 from grump.api.responses import ERROR_RESPONSES
+from grump.errors import ValidationFailed
 from grump.ledger.db import session_scope, utcnow
+from grump.ledger.keys import lineage_of
 from grump.ledger.money_units import MAX_USD
 from grump.money import budgets
 from grump.money.amounts import quantize_money
@@ -24,8 +29,8 @@ from grump.money.reports import BudgetHealth, BudgetStatusRow
 
 router = APIRouter(prefix="/v1/budgets", tags=["budgets"], responses=ERROR_RESPONSES)
 
-AdminDep = Annotated[Principal, Depends(require_admin)]
 UserQuery = Annotated[str | None, Query(max_length=200, description="a user's own budget")]
+KeyQuery = Annotated[int | None, Query(ge=1, description="a key's own budget (its id)")]
 
 
 class BudgetIn(BaseModel):
@@ -42,6 +47,7 @@ class BudgetView(BaseModel):
 
     tenant: str
     user: str | None
+    key: int | None = None
     period: Period
     limit: Decimal
     alert_threshold: Decimal
@@ -66,6 +72,7 @@ class BudgetView(BaseModel):
         return cls(
             tenant=status.tenant,
             user=status.user,
+            key=status.key,
             period=status.period,
             limit=quantize_money(status.limit),
             alert_threshold=quantize_money(status.alert_threshold),
@@ -79,7 +86,7 @@ class BudgetView(BaseModel):
 
 
 class BudgetList(BaseModel):
-    """A tenant's budgets, its users' included."""
+    """A tenant's budgets, its users' and keys' included."""
 
     items: list[BudgetView]
 
@@ -92,6 +99,15 @@ def tenant_budgets(runtime: RuntimeDep, tenant: str) -> BudgetList:
     return BudgetList(items=[BudgetView.of(s) for s in statuses])
 
 
+def _lineage(session: Session, tenant: str, user: str | None, key: int | None) -> int | None:
+    """The lineage a ``key`` selector names (NotFound: not a key of ``tenant``)."""
+    if key is None:
+        return None
+    if user is not None:
+        raise ValidationFailed("key", "a budget is a user's or a key's, not both")
+    return lineage_of(session, tenant, key)
+
+
 @router.put("/{tenant}/{period}", response_model=BudgetView)
 def put_budget(
     tenant: str,
@@ -100,12 +116,16 @@ def put_budget(
     _: AdminDep,
     runtime: RuntimeDep,
     user: UserQuery = None,
+    key: KeyQuery = None,
 ) -> BudgetView:
-    """Create or change a tenant's budget for a period (a user's with ``user``), applying at once to the current period."""
+    """Create or change a tenant's budget for a period (a user's with ``user``, a key's with ``key``), applying at once to the current period."""
     now = utcnow()
     threshold = body.alert_threshold or runtime.settings.budget_alert_threshold
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        budget = budgets.set_budget(session, tenant, user, period, body.limit, threshold, now)
+        lineage = _lineage(session, tenant, user, key)
+        budget = budgets.set_budget(
+            session, tenant, user, period, body.limit, threshold, now, lineage
+        )
         (status,) = budgets.statuses_for(session, [budget], now)
     return BudgetView.of(status)
 
@@ -118,9 +138,14 @@ def get_budgets(tenant: str, _: AdminDep, runtime: RuntimeDep) -> BudgetList:
 
 @router.delete("/{tenant}/{period}", status_code=204)
 def delete_budget(
-    tenant: str, period: Period, _: AdminDep, runtime: RuntimeDep, user: UserQuery = None
+    tenant: str,
+    period: Period,
+    _: AdminDep,
+    runtime: RuntimeDep,
+    user: UserQuery = None,
+    key: KeyQuery = None,
 ) -> Response:
-    """Remove a tenant's budget for a period, or a user's with ``user``, with its history."""
+    """Remove a tenant's budget for a period, a user's with ``user`` or a key's with ``key``, with its history."""
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        budgets.delete_budget(session, tenant, user, period)
+        budgets.delete_budget(session, tenant, user, period, _lineage(session, tenant, user, key))
     return Response(status_code=204)

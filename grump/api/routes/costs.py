@@ -16,6 +16,7 @@ from grump.api.deps import PrincipalDep, RuntimeDep
 from grump.api.responses import ERROR_RESPONSES
 from grump.api.routes.budgets import BudgetList, tenant_budgets
 from grump.errors import ValidationFailed
+from grump.jobs.ratelimits import key_limits
 from grump.ledger.db import session_scope, utcnow
 from grump.money import costs
 from grump.money.amounts import quantize_money
@@ -110,10 +111,33 @@ def summary(
     )
 
 
-@router.get("/budget-status", response_model=BudgetList)
-def budget_status(principal: PrincipalDep, runtime: RuntimeDep) -> BudgetList:
-    """Your tenant's budgets, and its users', with what each has spent and holds this period."""
-    return tenant_budgets(runtime, principal.tenant)
+class RateLimitView(BaseModel):
+    """The rate limits a scope submits under: requests per second, tokens per minute (0: none)."""
+
+    scope: str  # "key" (the calling key's lineage) or "tenant"
+    key: int | None = None
+    rps_limit: float
+    tpm_limit: int
+
+
+class BudgetStatus(BudgetList):
+    """Your tenant's budgets (its users' and keys' included) and the rate limits you submit under."""
+
+    rate_limits: list[RateLimitView]
+
+
+@router.get("/budget-status", response_model=BudgetStatus)
+def budget_status(principal: PrincipalDep, runtime: RuntimeDep) -> BudgetStatus:
+    """Your tenant's budgets, its users' and keys', with what each has spent and holds this period, and the rate limits of your key and tenant."""
+    settings = runtime.settings
+    rps, tpm = key_limits(settings, principal.caller)
+    limits = [
+        RateLimitView(scope="key", key=principal.lineage_id, rps_limit=rps, tpm_limit=tpm),
+        RateLimitView(
+            scope="tenant", rps_limit=settings.tenant_rps_limit, tpm_limit=settings.tenant_tpm_limit
+        ),
+    ]
+    return BudgetStatus(items=tenant_budgets(runtime, principal.tenant).items, rate_limits=limits)
 
 
 class ThresholdLine(BaseModel):

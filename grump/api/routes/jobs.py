@@ -42,7 +42,9 @@ async def submit(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JobView:
     """Queue one job, or answer with the identical job already in flight or the one made under the same ``Idempotency-Key``."""
-    done = await submit_job_async(runtime, celery, principal.tenant, request, idempotency_key)
+    done = await submit_job_async(
+        runtime, celery, principal.tenant, request, idempotency_key, principal.caller
+    )
     return JobView.of(done.job, coalesced=done.coalesced)
 
 
@@ -58,7 +60,9 @@ async def submit_batch(
     # In order, one after another: a later item coalesces onto an earlier identical one.
     for index, request in enumerate(batch.jobs):
         try:
-            done = await submit_job_async(runtime, celery, principal.tenant, request)
+            done = await submit_job_async(
+                runtime, celery, principal.tenant, request, caller=principal.caller
+            )
         except RequestError as exc:
             # One bad job does not sink the batch; outages do (they raise).
             items.append(BatchItem(index=index, error=exc.to_dict()))
