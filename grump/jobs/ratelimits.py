@@ -123,13 +123,13 @@ def _args(buckets: list[Bucket]) -> list[float]:
     return [value for b in buckets for value in (b.rate, b.burst, b.wanted)]
 
 
-def _verdict(buckets: list[Bucket], answer: list[object]) -> None:
+def _verdict(buckets: list[Bucket], answer: list[int | bytes]) -> None:
     taken, wait, worst = answer
-    if int(str(taken)) == 1:
+    if int(taken) == 1:
         return
-    bucket = buckets[int(str(worst)) - 1]
+    bucket = buckets[int(worst) - 1]
     metrics.RATE_LIMITED.labels(bucket.scope, bucket.limit).inc()
-    retry_after = max(1, math.ceil(float(str(wait))))
+    retry_after = max(1, math.ceil(float(wait)))
     slot = RETRY_AFTER.get()
     if slot is not None:
         slot.append(retry_after)
