@@ -193,6 +193,14 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _name(text: str) -> str:
+    from grump.ledger.keys import NAME_PATTERN
+
+    if len(text) > 100 or not re.match(NAME_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"a name is letters, digits and ' ._:/@+-': {text!r}")
+    return text
+
+
 def _limits(parser: Any) -> None:
     parser.add_argument("--rps", type=_rate, help="submits per second (0: none)")
     parser.add_argument("--tpm", type=_count, help="tokens per minute (0: none)")
@@ -204,7 +212,7 @@ def add_commands(sub: Any) -> None:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="make a key for a tenant and print it")
     create.add_argument("--tenant", required=True)
-    create.add_argument("--name", default="", help="the service that calls with it")
+    create.add_argument("--name", default="", type=_name, help="the service that calls with it")
     create.add_argument("--expires", type=_expiry, help="30d, 12h, ... or an ISO date (UTC)")
     create.add_argument("--admin", action="store_true", help="may manage budgets and keys")
     _limits(create)

@@ -22,6 +22,8 @@ from grump.ledger.db import utcnow
 from grump.ledger.models import ApiKey
 
 KEY_PREFIX = "grump_"
+MAX_ID = 2**31 - 1  # the ledger's integer ids and counts
+NAME_PATTERN = r"^[A-Za-z0-9 ._:/@+-]*$"  # a key's name: a service's, printable and plain
 
 
 class KeyState(StrEnum):

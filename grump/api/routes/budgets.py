@@ -20,7 +20,7 @@ from grump.api.deps import AdminDep, RuntimeDep
 from grump.api.responses import ERROR_RESPONSES
 from grump.errors import ValidationFailed
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.keys import lineage_of
+from grump.ledger.keys import MAX_ID, lineage_of
 from grump.ledger.money_units import MAX_USD
 from grump.money import budgets
 from grump.money.amounts import quantize_money
@@ -30,7 +30,7 @@ from grump.money.reports import BudgetHealth, BudgetStatusRow
 router = APIRouter(prefix="/v1/budgets", tags=["budgets"], responses=ERROR_RESPONSES)
 
 UserQuery = Annotated[str | None, Query(max_length=200, description="a user's own budget")]
-KeyQuery = Annotated[int | None, Query(ge=1, description="a key's own budget (its id)")]
+KeyQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a key's own budget (its id)")]
 
 
 class BudgetIn(BaseModel):

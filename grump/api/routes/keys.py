@@ -10,8 +10,10 @@ the ledger keeps only its hash. Every change is announced to the API processes
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from grump.api.deps import AdminDep, RuntimeDep
@@ -20,10 +22,13 @@ from grump.api.responses import ERROR_RESPONSES
 from grump.errors import ValidationFailed
 from grump.ledger import keys
 from grump.ledger.db import session_scope, utcnow
+from grump.ledger.keys import MAX_ID, NAME_PATTERN
 from grump.ledger.models import ApiKey
 from grump.runtime import Runtime
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=ERROR_RESPONSES)
+
+KeyId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="the key's id")]
 
 
 class KeyView(BaseModel):
@@ -80,14 +85,18 @@ class KeyList(BaseModel):
 class KeyLimits(BaseModel):
     """A key's own rate limits; null (or absent at creation) means the settings' default."""
 
-    rps_limit: float | None = Field(None, ge=0, description="submits per second; 0: none")
-    tpm_limit: int | None = Field(None, ge=0, description="tokens per minute; 0: none")
+    rps_limit: float | None = Field(
+        None, ge=0, le=1e6, allow_inf_nan=False, description="submits per second; 0: none"
+    )
+    tpm_limit: int | None = Field(None, ge=0, le=MAX_ID, description="tokens per minute; 0: none")
 
 
 class KeyIn(KeyLimits):
     """A key to make for your tenant: who uses it, until when, and its limits."""
 
-    name: str = Field("", max_length=100, description="the service that calls with it")
+    name: str = Field(
+        "", max_length=100, pattern=NAME_PATTERN, description="the service that calls with it"
+    )
     expires_at: datetime | None = Field(None, description="when it stops working (UTC)")
     admin: bool = False
 
@@ -130,14 +139,14 @@ def create_key(body: KeyIn, principal: AdminDep, runtime: RuntimeDep) -> NewKey:
 
 
 @router.get("/{key_id}", response_model=KeyView)
-def read_key(key_id: int, principal: AdminDep, runtime: RuntimeDep) -> KeyView:
+def read_key(key_id: KeyId, principal: AdminDep, runtime: RuntimeDep) -> KeyView:
     """One of your tenant's keys."""
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
         return KeyView.of(keys.get_key(session, principal.tenant, key_id), utcnow())
 
 
 @router.patch("/{key_id}", response_model=KeyView)
-def set_limits(key_id: int, body: KeyLimits, principal: AdminDep, runtime: RuntimeDep) -> KeyView:
+def set_limits(key_id: KeyId, body: KeyLimits, principal: AdminDep, runtime: RuntimeDep) -> KeyView:
     """Set a key's rate limits (for the keys rotated from it too); null: the default."""
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
         row = keys.set_limits(session, principal.tenant, key_id, body.rps_limit, body.tpm_limit)
@@ -147,7 +156,7 @@ def set_limits(key_id: int, body: KeyLimits, principal: AdminDep, runtime: Runti
 
 
 @router.post("/{key_id}/revoke", response_model=KeyView)
-def revoke_key(key_id: int, principal: AdminDep, runtime: RuntimeDep) -> KeyView:
+def revoke_key(key_id: KeyId, principal: AdminDep, runtime: RuntimeDep) -> KeyView:
     """Revoke a key: every API process refuses it within a second (401, "API key revoked")."""
     now = utcnow()
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
@@ -157,7 +166,7 @@ def revoke_key(key_id: int, principal: AdminDep, runtime: RuntimeDep) -> KeyView
 
 
 @router.post("/{key_id}/rotate", status_code=201, response_model=NewKey)
-def rotate_key(key_id: int, principal: AdminDep, runtime: RuntimeDep) -> NewKey:
+def rotate_key(key_id: KeyId, principal: AdminDep, runtime: RuntimeDep) -> NewKey:
     """A new key in this one's place; the old one keeps working for the rotation grace."""
     now = utcnow()
     grace = timedelta(seconds=runtime.settings.key_rotation_grace_seconds)
