@@ -172,6 +172,28 @@ async def take_async(client: AsyncRedis | None, buckets: list[Bucket]) -> None:
     _verdict(buckets, list(answer))
 
 
+def admit(runtime: Runtime, tenant: str, request: AnyJobRequest, caller: Caller) -> None:
+    """Take a submit's request and tokens from its key's and tenant's limits, or raise ``RateLimited``."""
+    buckets = buckets_for(runtime.settings, tenant, caller, request_tokens(request))
+    try:
+        take(runtime.redis or runtime.broker_redis, buckets)
+    except RateLimited:
+        metrics.JOBS_REJECTED.labels(request.kind.value, "rate_limit").inc()
+        raise
+
+
+async def admit_async(
+    runtime: Runtime, tenant: str, request: AnyJobRequest, caller: Caller
+) -> None:
+    """``admit`` on the event loop, through the loop's ``redis.asyncio`` client."""
+    buckets = buckets_for(runtime.settings, tenant, caller, request_tokens(request))
+    try:
+        await take_async(shared_redis_async(runtime), buckets)
+    except RateLimited:
+        metrics.JOBS_REJECTED.labels(request.kind.value, "rate_limit").inc()
+        raise
+
+
 # The caller of the request being served, set by the API's authentication: a submit
 # that is not told its caller (the OpenAI routes pass only the tenant) takes it from here.
 CURRENT_CALLER: ContextVar[tuple[str, Caller] | None] = ContextVar("grump_caller", default=None)

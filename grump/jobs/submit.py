@@ -27,7 +27,6 @@ from grump.errors import (
     BrokerUnavailable,
     BudgetExceeded,
     Conflict,
-    RateLimited,
     ValidationFailed,
 )
 from grump.jobs import rows
@@ -41,16 +40,7 @@ from grump.jobs.models import (
     RoutingDecision,
     Tier,
 )
-from grump.jobs.ratelimits import (
-    Bucket,
-    Caller,
-    buckets_for,
-    caller_of,
-    request_tokens,
-    shared_redis_async,
-    take,
-    take_async,
-)
+from grump.jobs.ratelimits import Caller, admit, admit_async, caller_of
 from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
@@ -201,10 +191,6 @@ def _refused(request: AnyJobRequest, exc: BudgetExceeded) -> None:
     metrics.BUDGET_REFUSED.labels(scope).inc()
 
 
-def _rate_limited(request: AnyJobRequest) -> None:
-    metrics.JOBS_REJECTED.labels(request.kind.value, "rate_limit").inc()
-
-
 def _accepted(job: Job, plan: Plan) -> None:
     metrics.JOBS_SUBMITTED.labels(job.kind, job.tier).inc()
     if plan.routing is not None:  # complete jobs: the score routing gave it, once per new job
@@ -226,10 +212,6 @@ def _record(
         return _record_in(session, runtime.settings, tenant, request, plan, key, lineage)
 
 
-def _limits(runtime: Runtime, tenant: str, request: AnyJobRequest, caller: Caller) -> list[Bucket]:
-    return buckets_for(runtime.settings, tenant, caller, request_tokens(request))
-
-
 def submit_job(
     runtime: Runtime,
     app: Celery,
@@ -246,11 +228,7 @@ def submit_job(
     settings = runtime.settings
     validate_limits(settings, request)
     who = caller_of(tenant, caller)
-    try:
-        take(runtime.redis or runtime.broker_redis, _limits(runtime, tenant, request, who))
-    except RateLimited:
-        _rate_limited(request)
-        raise
+    admit(runtime, tenant, request, who)
     money_left = None
     if _routed_by_budget(request):
         with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
@@ -307,11 +285,7 @@ async def submit_job_async(
     settings = runtime.settings
     validate_limits(settings, request)
     who = caller_of(tenant, caller)
-    try:
-        await take_async(shared_redis_async(runtime), _limits(runtime, tenant, request, who))
-    except RateLimited:
-        _rate_limited(request)
-        raise
+    await admit_async(runtime, tenant, request, who)
     money_left = None
     if _routed_by_budget(request):
         async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as s:
