@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     key_tpm_limit: int = Field(0, ge=0, description="default tokens/min of a key")
     tenant_rps_limit: float = Field(0.0, ge=0, description="requests/s of each tenant")
     tenant_tpm_limit: int = Field(0, ge=0, description="tokens/min of each tenant")
+    tenant_rate_limits: str | None = Field(
+        None, description="tenants' own limits: 'acme=50/200000,beta=5/0' (requests/s/tokens/min)"
+    )
 
     # Jobs and delivery
     job_deadline_seconds: int = Field(600, description="queued/running past this is stuck")
@@ -170,6 +173,14 @@ class Settings(BaseSettings):
 
     # Logging
     log_level: str = "INFO"
+
+    @field_validator("tenant_rate_limits")
+    @classmethod
+    def _tenant_rate_limits_parse(cls, value: str | None) -> str | None:
+        from grump.jobs.ratelimits import parse_tenant_limits
+
+        parse_tenant_limits(value)  # a ValueError names the entry it cannot read
+        return value
 
     @property
     def embedded(self) -> bool:

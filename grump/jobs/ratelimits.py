@@ -10,6 +10,7 @@ processes' clocks do not have to agree.
 
 from __future__ import annotations
 
+import functools
 import math
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -94,6 +95,31 @@ def request_tokens(request: AnyJobRequest) -> int:
     return 0
 
 
+@functools.lru_cache(maxsize=8)
+def parse_tenant_limits(text: str | None) -> dict[str, tuple[float, int]]:
+    """``acme=50/200000,beta=5/0`` as {tenant: (requests/s, tokens/min)}; ValueError if unreadable."""
+    found: dict[str, tuple[float, int]] = {}
+    for entry in filter(None, (part.strip() for part in (text or "").split(","))):
+        tenant, _, rates = entry.rpartition("=")
+        rps, _, tpm = rates.partition("/")
+        try:
+            limits = (float(rps), int(tpm))
+        except ValueError:
+            limits = (-1.0, -1)
+        if not tenant or not math.isfinite(limits[0]) or min(limits) < 0:
+            raise ValueError(
+                f"tenant rate limit {entry!r}: write tenant=requests_per_s/tokens_per_min"
+            )
+        found[tenant.strip()] = limits
+    return found
+
+
+def tenant_limits(settings: Settings, tenant: str) -> tuple[float, int]:
+    """A tenant's (requests/s, tokens/min): its own entry, else the settings' default (0: none)."""
+    own = parse_tenant_limits(settings.tenant_rate_limits).get(tenant)
+    return own if own is not None else (settings.tenant_rps_limit, settings.tenant_tpm_limit)
+
+
 def key_limits(settings: Settings, caller: Caller) -> tuple[float, int]:
     """A key's (requests/s, tokens/min): its own, else the settings' default (0: none)."""
     rps = settings.key_rps_limit if caller.rps_limit is None else caller.rps_limit
@@ -105,7 +131,7 @@ def buckets_for(settings: Settings, tenant: str, caller: Caller, tokens: int) ->
     """The buckets one submit of ``tokens`` takes from; a limit of 0 is no limit."""
     found: list[Bucket] = []
     scopes: list[tuple[str, str, float, int]] = [
-        ("tenant", f"t:{tenant}", settings.tenant_rps_limit, settings.tenant_tpm_limit)
+        ("tenant", f"t:{tenant}", *tenant_limits(settings, tenant))
     ]
     if caller.key_id is not None:
         scopes.insert(0, ("key", f"k:{caller.key_id}", *key_limits(settings, caller)))

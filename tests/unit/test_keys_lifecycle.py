@@ -6,12 +6,19 @@ import argparse
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from grump.api.keycache import KeyCache
 from grump.cli import build_parser
 from grump.cli.keys import parse_expiry
 from grump.jobs.models import CompleteJobRequest, ParseJobRequest
-from grump.jobs.ratelimits import Caller, buckets_for, request_tokens
+from grump.jobs.ratelimits import (
+    Caller,
+    buckets_for,
+    parse_tenant_limits,
+    request_tokens,
+    tenant_limits,
+)
 from grump.ledger.keys import KeyState, key_state
 from grump.ledger.models import ApiKey
 from grump.settings import Settings
@@ -148,3 +155,21 @@ def test_keys_routes_need_an_admin_key_embedded_too(api: Api) -> None:
     key = {"Authorization": f"Bearer {made.json()['key']}"}
     answer = api.client.get("/v1/jobs", headers=key)
     assert answer.status_code == 401 and answer.json()["error"]["message"] == "API key revoked"
+
+
+def test_tenants_own_limits_replace_the_default_for_them_only() -> None:
+    settings = Settings(tenant_rps_limit=1, tenant_rate_limits=" acme=50/200000, beta=5/0 ")
+    assert parse_tenant_limits(settings.tenant_rate_limits) == {
+        "acme": (50.0, 200_000),
+        "beta": (5.0, 0),
+    }
+    assert tenant_limits(settings, "acme") == (50.0, 200_000)
+    assert tenant_limits(settings, "other") == (1.0, 0)
+    beta = buckets_for(settings, "beta", Caller(), 100)
+    assert [(b.limit, b.rate) for b in beta] == [("rps", 5.0)]  # tpm 0: no token limit
+
+
+@pytest.mark.parametrize("text", ["acme", "acme=5", "=5/5", "acme=-1/0", "acme=x/1", "a=inf/1"])
+def test_an_unreadable_tenant_limit_is_refused_at_startup(text: str) -> None:
+    with pytest.raises(ValidationError, match="tenant rate limit"):
+        Settings(tenant_rate_limits=text)

@@ -16,7 +16,7 @@ from grump.api.deps import PrincipalDep, RuntimeDep
 from grump.api.responses import ERROR_RESPONSES
 from grump.api.routes.budgets import BudgetList, tenant_budgets
 from grump.errors import ValidationFailed
-from grump.jobs.ratelimits import key_limits
+from grump.jobs.ratelimits import key_limits, tenant_limits
 from grump.ledger.db import session_scope, utcnow
 from grump.money import costs
 from grump.money.amounts import quantize_money
@@ -131,11 +131,10 @@ def budget_status(principal: PrincipalDep, runtime: RuntimeDep) -> BudgetStatus:
     """Your tenant's budgets, its users' and keys', with what each has spent and holds this period, and the rate limits of your key and tenant."""
     settings = runtime.settings
     rps, tpm = key_limits(settings, principal.caller)
+    tenant_rps, tenant_tpm = tenant_limits(settings, principal.tenant)
     limits = [
         RateLimitView(scope="key", key=principal.lineage_id, rps_limit=rps, tpm_limit=tpm),
-        RateLimitView(
-            scope="tenant", rps_limit=settings.tenant_rps_limit, tpm_limit=settings.tenant_tpm_limit
-        ),
+        RateLimitView(scope="tenant", rps_limit=tenant_rps, tpm_limit=tenant_tpm),
     ]
     return BudgetStatus(items=tenant_budgets(runtime, principal.tenant).items, rate_limits=limits)
 
