@@ -65,7 +65,7 @@ async def _revocation_seen(runtime: Runtime, app: Any, key_id: int, key: str) ->
 
 async def _run(runtime: Runtime, app: Any, calls: int) -> None:
     with session_scope(runtime.sessions) as session:
-        key, row = new_api_key(session, "bench")
+        key, _ = new_api_key(session, "bench")
         victim, victim_row = new_api_key(session, "bench")
     request = _request(app, key)
     cache = app.state.key_cache
