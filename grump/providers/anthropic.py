@@ -1,97 +1,43 @@
-"""Anthropic's Messages API (``POST /v1/messages``) as a grump chat provider.
+"""Anthropic's Messages API (``POST /v1/messages``) as a grump chat provider, plain and streamed.
 
 grump's requests follow OpenAI's conventions (system messages inline,
-temperature 0..2, ``finish_reason``); this module translates both ways so the
-rest of grump never sees the difference.
+temperature 0..2, tools as functions, ``finish_reason``); the translation both
+ways is pure and lives apart: the request in ``grump.providers.anthropic_shapes``,
+the answer and the event stream in ``grump.providers.anthropic_answers``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, Self
+from collections.abc import Iterator
+from typing import Self
 
 import httpx
 
-from grump.errors import ProviderError
-from grump.providers.answers import expect, token_count
-from grump.providers.base import ChatDelta, ChatRequest, ChatResult, estimate_tokens
+from grump.providers.anthropic_answers import (
+    FINISH_REASONS,
+    PROVIDER,
+    parse_messages_response,
+    read_messages_stream,
+)
+from grump.providers.anthropic_shapes import messages_payload
+from grump.providers.base import ChatDelta, ChatRequest, ChatResult
 from grump.providers.http import JsonHttpClient, RetryPolicy, Timeouts
+from grump.providers.sse import parse_sse
 from grump.settings import Settings
 
-PROVIDER = "anthropic"
-
-# Anthropic's stop_reason in the finish_reason words the rest of grump (and the
-# OpenAI-compatible API) uses; anything new passes through unchanged.
-FINISH_REASONS: dict[str, str] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-
-# Anthropic refuses a temperature above 1 with a 400; grump accepts OpenAI's 0..2.
-_MAX_TEMPERATURE = 1.0
+__all__ = [
+    "FINISH_REASONS",
+    "AnthropicChat",
+    "anthropic_base_url",
+    "messages_payload",
+    "parse_messages_response",
+]
 
 
 def anthropic_base_url(url: str) -> str:
     """The API root without a trailing ``/v1``: the request path carries it."""
     base = url.rstrip("/")
     return base.removesuffix("/v1")
-
-
-def messages_payload(request: ChatRequest) -> dict[str, Any]:
-    """The Messages API body for a chat request: system messages joined apart, temperature clamped to Anthropic's 0..1."""
-    system = [m.text() for m in request.messages if m.role == "system"]
-    payload: dict[str, Any] = {
-        "model": request.model,
-        "max_tokens": request.max_tokens,
-        "temperature": min(max(request.temperature, 0.0), _MAX_TEMPERATURE),
-        "messages": [
-            {"role": m.role, "content": m.text()} for m in request.messages if m.role != "system"
-        ],
-    }
-    if system:
-        payload["system"] = "\n\n".join(system)
-    return payload
-
-
-def parse_messages_response(data: Mapping[str, Any], request: ChatRequest) -> ChatResult:
-    """A Messages API answer as a chat result, estimating the tokens it does not report."""
-    content = _text_of(expect(data, "content", list, PROVIDER))
-    reported = data.get("usage")
-    usage: Mapping[str, Any] = reported if isinstance(reported, dict) else {}
-    tokens_in = token_count(usage.get("input_tokens"))
-    tokens_out = token_count(usage.get("output_tokens"))
-    if tokens_in is None:
-        tokens_in = sum(estimate_tokens(m.text()) for m in request.messages)
-    if tokens_out is None:
-        tokens_out = estimate_tokens(content)
-    stop_reason = data.get("stop_reason")
-    model = data.get("model")
-    return ChatResult(
-        content=content,
-        model=model if isinstance(model, str) and model else request.model,
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
-        finish_reason=FINISH_REASONS.get(stop_reason, stop_reason)
-        if isinstance(stop_reason, str)
-        else "stop",
-        provider=PROVIDER,
-    )
-
-
-def _text_of(blocks: list[Any]) -> str:
-    """The answer's text blocks joined; thinking and tool blocks are not the answer."""
-    texts: list[str] = []
-    for block in blocks:
-        if not isinstance(block, dict):
-            raise ProviderError(
-                "malformed response: content block is not an object", provider=PROVIDER
-            )
-        if block.get("type") == "text":
-            texts.append(expect(block, "text", str, PROVIDER))
-    return "".join(texts)
 
 
 class AnthropicChat:
@@ -128,8 +74,15 @@ class AnthropicChat:
         )
 
     def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
-        """The reply whole, as the stream's one item (streaming from Anthropic comes next)."""
-        yield self.complete(request)
+        """The reply as Anthropic streams it: deltas as they arrive, then the whole answer.
+
+        Retried only until the first delta; closing the iterator closes the response.
+        """
+        return self._http.post_stream(
+            "v1/messages",
+            messages_payload(request, stream=True),
+            lambda lines: read_messages_stream(parse_sse(lines), request),
+        )
 
     def close(self) -> None:
         """Close the HTTP client and its connections, a client passed in included."""

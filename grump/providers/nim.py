@@ -1,9 +1,10 @@
-"""NVIDIA NIM: chat completions and embeddings over its OpenAI-compatible API.
+"""NVIDIA NIM: chat completions (plain and streamed) and embeddings over its OpenAI-compatible API.
 
 The same code talks to the hosted catalogue (``https://integrate.api.nvidia.com/v1``)
 and to a self-hosted NIM container (``http://nim:8000/v1``); a base URL given
 without its ``/v1`` gets one. Token counts come from the response's ``usage``
-and are only estimated when NIM leaves them out.
+and are only estimated when NIM leaves them out. The chat wire format itself
+(body, answer, stream chunks) is ``grump.providers.openai_shapes``.
 """
 
 from __future__ import annotations
@@ -24,59 +25,22 @@ from grump.providers.base import (
     estimate_tokens,
 )
 from grump.providers.http import JsonHttpClient, RetryPolicy, Timeouts
+from grump.providers.openai_shapes import (
+    PROVIDER,
+    chat_payload,
+    parse_chat_response,
+    read_chat_stream,
+)
+from grump.providers.sse import parse_sse
 from grump.settings import Settings
 
-PROVIDER = "nim"
+__all__ = ["NimChat", "NimEmbeddings", "chat_payload", "nim_base_url", "parse_chat_response"]
 
 
 def nim_base_url(url: str) -> str:
     """``url`` ending in exactly one ``/v1``: NIM serves its API under that prefix."""
     base = url.rstrip("/")
     return base if base.endswith("/v1") else f"{base}/v1"
-
-
-def chat_payload(request: ChatRequest) -> dict[str, Any]:
-    """The body NIM's ``/chat/completions`` takes for ``request``, without streaming."""
-    return {
-        "model": request.model,
-        "messages": [{"role": m.role, "content": m.text()} for m in request.messages],
-        "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
-        "stream": False,
-    }
-
-
-def parse_chat_response(data: Mapping[str, Any], request: ChatRequest) -> ChatResult:
-    """NIM's chat answer as a ChatResult, tokens estimated if absent; ProviderError if malformed."""
-    choices = expect(data, "choices", list, PROVIDER)
-    if not choices or not isinstance(choices[0], dict):
-        raise ProviderError("malformed response: no choices", provider=PROVIDER)
-    message = expect(choices[0], "message", dict, PROVIDER)
-    # Reasoning models may spend the whole budget thinking and send content null.
-    content = message.get("content") or ""
-    if not isinstance(content, str):
-        raise ProviderError("malformed response: message content is not text", provider=PROVIDER)
-    finish_reason = choices[0].get("finish_reason")
-    tokens_in, tokens_out = _usage_tokens(data.get("usage"))
-    if tokens_in is None:
-        tokens_in = sum(estimate_tokens(m.text()) for m in request.messages)
-    if tokens_out is None:
-        tokens_out = estimate_tokens(content)
-    model = data.get("model")
-    return ChatResult(
-        content=content,
-        model=model if isinstance(model, str) and model else request.model,
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
-        finish_reason=finish_reason if isinstance(finish_reason, str) else "stop",
-        provider=PROVIDER,
-    )
-
-
-def _usage_tokens(usage: object) -> tuple[int | None, int | None]:
-    if not isinstance(usage, dict):
-        return None, None
-    return token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))
 
 
 def embed_payload(request: EmbedRequest) -> dict[str, Any]:
@@ -184,8 +148,15 @@ class NimChat(_NimEndpoint):
         )
 
     def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
-        """The reply whole, as the stream's one item (streaming from NIM comes next)."""
-        yield self.complete(request)
+        """The reply as NIM streams it: deltas as they arrive, then the whole answer.
+
+        Retried only until the first delta; closing the iterator closes NIM's response.
+        """
+        return self._http.post_stream(
+            "chat/completions",
+            chat_payload(request, stream=True),
+            lambda lines: read_chat_stream(parse_sse(lines), request),
+        )
 
 
 class NimEmbeddings(_NimEndpoint):
