@@ -9,6 +9,13 @@ A fake run as a subprocess is scripted over HTTP instead:
 ``POST /_fake/script`` (a JSON list of steps), ``GET /_fake/requests``,
 ``POST /_fake/reset``, ``POST /_fake/throttle`` (``{"seconds": 60}``).
 
+A streamed answer is a :class:`Step` with ``chunks``: sent with chunked
+transfer encoding, one chunk per event, ``gap_ms`` apart (real gaps, so a
+client sees the first pieces before the last is sent). ``cut_after=N`` drops
+the connection after N chunks without ending the body, as a dying upstream
+does; on a step without a body it cuts the normal (streamed) answer.
+``client_disconnects`` counts streams the client closed before their end.
+
 ``throttle(seconds)`` makes every request answer 429 for that long, as a
 provider over its quota does, each with a ``Retry-After`` of the seconds left
 until the quota comes back (rounded up): an honest rate limit, whatever the
@@ -18,12 +25,14 @@ number of calls.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 
@@ -80,6 +89,14 @@ class Step:
     body: bytes | None = None
     headers: tuple[tuple[str, str], ...] = ()
     delay_ms: float = 0.0
+    chunks: tuple[bytes, ...] | None = None  # a streamed body, one write per chunk
+    gap_ms: float = 0.0  # between chunks
+    cut_after: int | None = None  # drop the connection after this many chunks
+
+    @property
+    def scripted(self) -> bool:
+        """Whether the step is a whole answer of its own (not "the normal answer, but...")."""
+        return self.body is not None or self.chunks is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,16 +104,22 @@ class Step:
             "body": None if self.body is None else self.body.decode(),
             "headers": dict(self.headers),
             "delay_ms": self.delay_ms,
+            "chunks": None if self.chunks is None else [c.decode() for c in self.chunks],
+            "gap_ms": self.gap_ms,
+            "cut_after": self.cut_after,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Step:
-        body = data.get("body")
+        body, chunks, cut = data.get("body"), data.get("chunks"), data.get("cut_after")
         return cls(
             status=int(data.get("status", 200)),
             body=None if body is None else str(body).encode(),
             headers=tuple(dict(data.get("headers") or {}).items()),
             delay_ms=float(data.get("delay_ms", 0.0)),
+            chunks=None if chunks is None else tuple(str(c).encode() for c in chunks),
+            gap_ms=float(data.get("gap_ms", 0.0)),
+            cut_after=None if cut is None else int(cut),
         )
 
 
@@ -108,6 +131,28 @@ def reply(payload: object, status: int = 200) -> Step:
     """A fixed JSON answer, e.g. a hand-written response with unusual fields."""
     # orjson: the fake shares the cores with what a benchmark measures; json is several times slower.
     return Step(status=status, body=orjson.dumps(payload))
+
+
+def sse_event(data: object, event: str | None = None) -> bytes:
+    """One server-sent event: ``event:`` (when named) and ``data:`` lines, then a blank line."""
+    text = data if isinstance(data, str) else orjson.dumps(data).decode()
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {text}\n\n".encode()
+
+
+def streamed(*events: bytes, gap_ms: float = 0.0, cut_after: int | None = None) -> Step:
+    """A hand-written event stream: each event one chunk, ``gap_ms`` apart."""
+    return Step(
+        headers=(("Content-Type", "text/event-stream"),),
+        chunks=events,
+        gap_ms=gap_ms,
+        cut_after=cut_after,
+    )
+
+
+def cut(after: int) -> Step:
+    """The normal streamed answer, its connection dropped after ``after`` chunks."""
+    return Step(cut_after=after)
 
 
 def failure(status: int, message: str, shape: ErrorShape, retry_after: str | None = None) -> Step:
@@ -148,6 +193,7 @@ class FakeServer:
         self._steps: deque[Step] = deque()
         self._log: list[LoggedRequest] = []
         self._throttled_until = 0.0
+        self._disconnects = 0
         self._httpd = _Httpd((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -184,6 +230,16 @@ class FakeServer:
             return list(self._log)
 
     @property
+    def client_disconnects(self) -> int:
+        """How many streamed answers the client closed before their end."""
+        with self._lock:
+            return self._disconnects
+
+    def _client_left(self) -> None:
+        with self._lock:
+            self._disconnects += 1
+
+    @property
     def call_count(self) -> int:
         with self._lock:
             return len(self._log)
@@ -193,6 +249,7 @@ class FakeServer:
             self._steps.clear()
             self._log.clear()
             self._throttled_until = 0.0
+            self._disconnects = 0
 
     def start(self) -> Self:
         # A short poll interval keeps stop() quick: tests start and stop many fakes.
@@ -236,7 +293,10 @@ class FakeServer:
         delay = (self.latency_ms + step.delay_ms) / 1000.0
         if delay > 0:
             time.sleep(delay)
-        return step if step.body is not None else self.answer(request)
+        if step.scripted:
+            return step
+        answer = self.answer(request)
+        return answer if step.cut_after is None else replace(answer, cut_after=step.cut_after)
 
     def _control(self, request: LoggedRequest) -> Step:
         if request.path == "/_fake/script" and isinstance(request.body, list):
@@ -289,6 +349,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         headers = {name.lower(): value for name, value in self.headers.items()}
         step = self.server.fake._respond(LoggedRequest(self.command, self.path, headers, body))
+        if step.chunks is not None:
+            self._stream(step)
+            return
         content = step.body or b""
         is_json = content[:1] in (b"{", b"[", b'"')
         try:
@@ -301,6 +364,37 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(content)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout under test): nothing to tell it
+
+    def _stream(self, step: Step) -> None:
+        """Send ``step.chunks`` with chunked transfer encoding, as an SSE endpoint does."""
+        try:
+            self.send_response(step.status)
+            if not any(name.lower() == "content-type" for name, _ in step.headers):
+                self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Cache-Control", "no-cache")
+            for name, value in step.headers:
+                self.send_header(name, value)
+            self.end_headers()
+            for sent, chunk in enumerate(step.chunks or ()):
+                if step.cut_after is not None and sent >= step.cut_after:
+                    self._drop()
+                    return
+                if sent and step.gap_ms:
+                    time.sleep(step.gap_ms / 1000.0)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            self.server.fake._client_left()
+
+    def _drop(self) -> None:
+        """End the connection mid-body: the client sees an incomplete chunked message."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
 
 def common_arguments(description: str) -> argparse.ArgumentParser:
