@@ -14,7 +14,8 @@ transfer encoding, one chunk per event, ``gap_ms`` apart (real gaps, so a
 client sees the first pieces before the last is sent). ``cut_after=N`` drops
 the connection after N chunks without ending the body, as a dying upstream
 does; on a step without a body it cuts the normal (streamed) answer.
-``client_disconnects`` counts streams the client closed before their end.
+``client_disconnects`` counts streams the client closed before their end,
+``streams_finished`` those sent to their end.
 
 ``throttle(seconds)`` makes every request answer 429 for that long, as a
 provider over its quota does, each with a ``Retry-After`` of the seconds left
@@ -194,6 +195,7 @@ class FakeServer:
         self._log: list[LoggedRequest] = []
         self._throttled_until = 0.0
         self._disconnects = 0
+        self._finished = 0
         self._httpd = _Httpd((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -240,6 +242,16 @@ class FakeServer:
             self._disconnects += 1
 
     @property
+    def streams_finished(self) -> int:
+        """How many streamed answers were sent to their end."""
+        with self._lock:
+            return self._finished
+
+    def _stream_finished(self) -> None:
+        with self._lock:
+            self._finished += 1
+
+    @property
     def call_count(self) -> int:
         with self._lock:
             return len(self._log)
@@ -250,6 +262,7 @@ class FakeServer:
             self._log.clear()
             self._throttled_until = 0.0
             self._disconnects = 0
+            self._finished = 0
 
     def start(self) -> Self:
         # A short poll interval keeps stop() quick: tests start and stop many fakes.
@@ -386,6 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+            self.server.fake._stream_finished()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             self.server.fake._client_left()
