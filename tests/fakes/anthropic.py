@@ -210,9 +210,11 @@ def message_events(message: dict[str, Any]) -> list[bytes]:
     start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
     events = [sse_event({"type": "message_start", "message": start}, "message_start")]
     for index, block in enumerate(message["content"]):
-        events += _block_events(index, block)
-        if index == 0:
+        opening, *rest = _block_events(index, block)
+        events.append(opening)
+        if index == 0:  # where Anthropic sends its first ping
             events.append(sse_event({"type": "ping"}, "ping"))
+        events += rest
     delta = {
         "type": "message_delta",
         "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
