@@ -82,15 +82,17 @@ def _block(raw: Any) -> Block:
 def request_blocks(body: dict[str, Any]) -> list[Block]:
     """A Messages request's blocks in cache order: tools, system, then messages."""
     raw: list[Any] = list(body.get("tools") or [])
-    system = body.get("system")
-    if isinstance(system, list):
-        raw += system
-    elif system:
-        raw.append(system)
+    raw += _as_blocks(body.get("system"))
     for message in body.get("messages") or ():
-        content = message.get("content") if isinstance(message, dict) else None
-        raw += content if isinstance(content, list) else [content or ""]
+        raw += _as_blocks(message.get("content") if isinstance(message, dict) else None)
     return [_block(item) for item in raw]
+
+
+def _as_blocks(content: Any) -> list[Any]:
+    """Content as blocks: a string is one text block to Anthropic's cache, as it is to its model."""
+    if isinstance(content, list):
+        return content
+    return [{"type": "text", "text": content}] if content else []
 
 
 def min_cacheable(model: str) -> int:

@@ -10,13 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from grump.errors import ProviderError
+from grump.errors import ProviderError, ProviderTransient
+from grump.jobs.models import CompleteInput
 from grump.providers.anthropic import AnthropicChat
+from grump.providers.base import ChatDelta, ChatRequest, ChatResult
 from grump.providers.http import RetryPolicy
 from grump.providers.nim import NimChat
 from grump.settings import Settings
 from tests.chat import chat_request
-from tests.fakes.server import rate_limited
+from tests.fakes.server import Step, cut, rate_limited, sse_event, streamed
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = chat_request("m", ("user", "hello"), max_tokens=10)
@@ -72,3 +74,35 @@ def test_an_anthropic_program_answers() -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_a_nim_program_streams_and_takes_scripted_cuts_over_http(nim_program: str) -> None:
+    httpx.post(f"{nim_program}/_fake/script", json=[cut(after=2).to_json()]).raise_for_status()
+    settings = Settings(nim_url=nim_program, nim_api_key="k")
+    with NimChat(settings, retry=RetryPolicy(attempts=2, base_delay=0.01)) as chat:
+        with pytest.raises(ProviderTransient, match="stream broke"):
+            list(chat.stream(REQUEST))
+        *deltas, result = chat.stream(REQUEST)
+    assert isinstance(result, ChatResult) and result.content == "echo: hello"
+    assert "".join(d.text for d in deltas if isinstance(d, ChatDelta)) == "echo: hello"
+
+
+def test_a_scripted_stream_survives_its_trip_through_json() -> None:
+    step = streamed(sse_event({"a": 1}, "ping"), sse_event("[DONE]"), gap_ms=5, cut_after=1)
+    assert Step.from_json(step.to_json()) == step
+
+
+def test_an_anthropic_program_streams_tool_calls_for_offered_tools() -> None:
+    process, url = _start("tests.fakes.anthropic", "--stream-gap-ms", "1")
+    tool = {"type": "function", "function": {"name": "ls", "parameters": {"type": "object"}}}
+    chat_input = CompleteInput.model_validate(
+        {"messages": [{"role": "user", "content": "go"}], "tools": [tool]}
+    )
+    try:
+        with AnthropicChat(Settings(anthropic_url=url, anthropic_api_key="any")) as chat:
+            *_, result = chat.stream(ChatRequest(model="claude-sonnet-4-5", input=chat_input))
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+    assert isinstance(result, ChatResult)
+    assert [(c.name, c.arguments) for c in result.tool_calls] == [("ls", "{}")]
