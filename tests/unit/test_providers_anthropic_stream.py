@@ -275,3 +275,23 @@ def test_closing_the_stream_early_closes_the_upstream_response(fake: FakeAnthrop
         while fake.client_disconnects == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
     assert (fake.client_disconnects, fake.streams_finished) == (1, 0)
+
+
+def test_thinking_blocks_are_not_the_answer(fake: FakeAnthropic) -> None:
+    fake.script(
+        streamed(
+            start({"input_tokens": 5, "output_tokens": 1}),
+            block_start(0, {"type": "thinking", "thinking": ""}),
+            block_delta(0, {"type": "thinking_delta", "thinking": "let me see"}),
+            block_delta(0, {"type": "signature_delta", "signature": "c2ln"}),
+            stop(0),
+            block_start(1, {"type": "text", "text": ""}),
+            block_delta(1, {"type": "text_delta", "text": "Seven."}),
+            stop(1),
+            *ending("end_turn", 9),
+        )
+    )
+    with client(fake) as chat:
+        deltas, result = collect(chat.stream(QUESTION))
+    assert deltas == [ChatDelta(text="Seven.")]
+    assert (result.content, result.tokens_out) == ("Seven.", 9)
