@@ -20,7 +20,8 @@ block. The rules (the table in the design notes, read backwards):
   the temperature is clamped to Anthropic's 0..1.
 
 Lost on the way, for want of an equivalent: ``seed``, ``presence_penalty``,
-``frequency_penalty``, a message's ``name``, and non-function tools.
+``frequency_penalty``, a message's ``name``, and images in system messages;
+a non-function tool is refused (ProviderError).
 ``response_format`` (``json_object`` / ``json_schema``) has no native field
 in the 2023-06-01 API: it becomes a last system instruction asking for JSON
 only (with the schema, for ``json_schema``).

@@ -277,3 +277,23 @@ def test_closing_the_stream_early_closes_the_upstream_response(nim: FakeNim) -> 
         while nim.client_disconnects == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
     assert (nim.client_disconnects, nim.streams_finished) == (1, 0)
+
+
+def test_the_fakes_own_stream_reads_the_same_through_the_openai_sdk(nim: FakeNim) -> None:
+    messages: list[Any] = [{"role": "user", "content": "find"}]
+    turn = ChatRequest(
+        model="m", input=CompleteInput.model_validate({"messages": messages, "tools": TOOLS})
+    )
+    with client(nim) as chat:
+        _, result = collect(chat.stream(turn))
+    sdk = openai.OpenAI(base_url=f"{nim.url}/v1", api_key="k", max_retries=0)
+    options = {"include_usage": True}
+    with sdk.chat.completions.stream(
+        model="m", messages=messages, tools=TOOLS, stream_options=options
+    ) as events:  # type: ignore[arg-type]
+        final = events.get_final_completion()
+    [call] = final.choices[0].message.tool_calls or []
+    assert [(c.id, c.name, c.arguments) for c in result.tool_calls] == [
+        (call.id, call.function.name, call.function.arguments)  # type: ignore[union-attr]
+    ]
+    assert final.usage is not None and final.usage.prompt_tokens == result.tokens_in
