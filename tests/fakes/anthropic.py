@@ -137,7 +137,39 @@ def request_problem(body: Any) -> str | None:
     temperature = body.get("temperature", 1.0)
     if not isinstance(temperature, int | float) or not 0.0 <= temperature <= 1.0:
         return "temperature: must be between 0 and 1"
-    return _system_problem(body.get("system")) or _tools_problem(body)
+    return _system_problem(body.get("system")) or _tools_problem(body) or _pairing_problem(messages)
+
+
+def _blocks_of(message: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    content = message.get("content")
+    return [b for b in content if b.get("type") == kind] if isinstance(content, list) else []
+
+
+def _pairing_problem(messages: list[dict[str, Any]]) -> str | None:
+    """Anthropic's rule: every tool_use is answered in the very next message, and only those."""
+    for i, message in enumerate(messages):
+        asked = {b.get("id") for b in _blocks_of(message, "tool_use")}
+        answered = (
+            {b.get("tool_use_id") for b in _blocks_of(messages[i + 1], "tool_result")}
+            if i + 1 < len(messages)
+            else set()
+        )
+        if asked and i + 1 < len(messages) and not asked <= answered:
+            missing = ", ".join(sorted(str(x) for x in asked - answered))
+            return (
+                f"messages.{i + 1}: `tool_use` ids were found without `tool_result` blocks "
+                f"immediately after: {missing}"
+            )
+        previous = messages[i - 1] if i else {}
+        offered = {b.get("id") for b in _blocks_of(previous, "tool_use")}
+        for j, block in enumerate(_blocks_of(message, "tool_result")):
+            if block.get("tool_use_id") not in offered:
+                return (
+                    f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` "
+                    f"blocks: {block.get('tool_use_id')}. Each `tool_result` block must have a "
+                    "corresponding `tool_use` block in the previous message."
+                )
+    return None
 
 
 def _system_problem(system: Any) -> str | None:

@@ -91,6 +91,24 @@ def _tools_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _tool_messages_problem(messages: list[dict[str, Any]]) -> str | None:
+    """OpenAI's rule: a tool message answers a call of the assistant message before it."""
+    called: set[str] = set()
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role == "assistant":
+            called = {str(c.get("id")) for c in message.get("tool_calls") or ()}
+        elif role == "tool":
+            if message.get("tool_call_id") not in called:
+                return (
+                    f"messages.[{i}].role: messages with role 'tool' must be a response to a "
+                    "preceding message with 'tool_calls'"
+                )
+        else:
+            called = set()
+    return None
+
+
 @dataclass(frozen=True)
 class _Answer:
     id: str
@@ -186,7 +204,7 @@ class FakeNim(FakeServer):
         max_tokens = body.get("max_tokens", 1024)
         if not isinstance(max_tokens, int) or max_tokens < 1:
             return self.error(400, "max_tokens: must be a positive integer")
-        problem = _tools_problem(body)
+        problem = _tools_problem(body) or _tool_messages_problem(messages)
         if problem:
             return self.error(400, problem)
         answer = _answer(body, max_tokens)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from grump.providers.http import RetryPolicy
 from grump.providers.nim import NimChat
 from grump.settings import Settings
 from tests.chat import chat_request
+from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.nim import FakeNim
 from tests.fakes.server import Step, cut, rate_limited, sse_event, streamed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +109,70 @@ def test_an_anthropic_program_streams_tool_calls_for_offered_tools() -> None:
         process.wait(timeout=5)
     assert isinstance(result, ChatResult)
     assert [(c.name, c.arguments) for c in result.tool_calls] == [("ls", "{}")]
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+def _agent_loop(chat: NimChat | AnthropicChat, model: str) -> tuple[ChatResult, ChatResult]:
+    """Ask with a tool, answer the call, and get the model's last word."""
+    messages: list[dict[str, object]] = [{"role": "user", "content": "weather in Oslo?"}]
+    ask = CompleteInput.model_validate({"messages": messages, "tools": [WEATHER]})
+    called = chat.complete(ChatRequest(model=model, input=ask))
+    [call] = called.tool_calls
+    messages += [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call.id, "function": {"name": call.name, "arguments": call.arguments}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    answer = CompleteInput.model_validate({"messages": messages, "tools": [WEATHER]})
+    return called, chat.complete(ChatRequest(model=model, input=answer))
+
+
+def test_an_agent_loop_runs_through_both_fakes() -> None:
+    with FakeNim() as nim, FakeAnthropic() as anthropic:
+        with NimChat(Settings(nim_url=nim.url, nim_api_key="k")) as chat:
+            nim_call, nim_answer = _agent_loop(chat, "m")
+        with AnthropicChat(Settings(anthropic_url=anthropic.url, anthropic_api_key="k")) as claude:
+            claude_call, claude_answer = _agent_loop(claude, "claude-sonnet-4-5")
+    for called, answered in ((nim_call, nim_answer), (claude_call, claude_answer)):
+        assert called.tool_calls[0].name == "weather" and called.finish_reason == "tool_calls"
+        assert json.loads(called.tool_calls[0].arguments) == {"city": "example city"}
+        assert (answered.content, answered.finish_reason) == ("echo: sunny", "stop")
+    tool_turn = anthropic.requests[1].body["messages"][2]
+    assert tool_turn["content"][0]["tool_use_id"] == claude_call.tool_calls[0].id
+
+
+def test_the_fakes_refuse_tool_answers_nobody_asked_for() -> None:
+    orphan = {"role": "tool", "tool_call_id": "call_x", "content": "sunny"}
+    result = {"type": "tool_result", "tool_use_id": "toolu_x", "content": "sunny"}
+    unanswered = {"type": "tool_use", "id": "toolu_y", "name": "weather", "input": {}}
+    with FakeNim() as nim, FakeAnthropic() as anthropic:
+        refused = httpx.post(
+            f"{nim.url}/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "hi"}, orphan]},
+        )
+        assert refused.status_code == 400 and "role 'tool'" in refused.text
+        headers = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+        for messages in (
+            [{"role": "user", "content": [result]}],
+            [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [unanswered]},
+                {"role": "user", "content": "and?"},
+            ],
+        ):
+            body = {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": messages}
+            answer = httpx.post(f"{anthropic.url}/v1/messages", json=body, headers=headers)
+            assert answer.status_code == 400 and "tool_" in answer.json()["error"]["message"]
