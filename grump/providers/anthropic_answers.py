@@ -140,7 +140,8 @@ class _StreamState:
         elif kind == "message_delta":
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
             # Its usage is cumulative: output tokens, and input counts when it repeats them.
-            self.usage.update(event.get("usage") or {})
+            usage = event.get("usage") or {}
+            self.usage.update({k: v for k, v in usage.items() if v is not None})
 
     def _block_start(self, event: Mapping[str, Any]) -> Iterator[ChatDelta]:
         block = event.get("content_block") or {}
