@@ -25,11 +25,11 @@ from typing import Any
 from tests.fakes.chat import (
     DEFAULT_STREAM_GAP_MS,
     argument_fragments,
+    count_tokens,
     example_arguments,
     stable_id,
     text_pieces,
 )
-from tests.fakes.nim import count_tokens
 from tests.fakes.prompt_cache import PromptCache, block_text, request_blocks
 from tests.fakes.server import (
     FakeServer,

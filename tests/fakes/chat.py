@@ -18,6 +18,11 @@ ARGUMENT_FRAGMENT_CHARS = 8
 DEFAULT_STREAM_GAP_MS = 5.0
 
 
+def count_tokens(text: str) -> int:
+    """The fakes' tokenizer: one token per whitespace-separated word."""
+    return len(text.split())
+
+
 def example_value(schema: Any, name: str = "value") -> Any:
     """A value that fits ``schema``: its enum's first, else one per type, objects filled in."""
     if not isinstance(schema, dict):

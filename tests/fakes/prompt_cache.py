@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.nim import count_tokens
+from tests.fakes.chat import count_tokens
 
 DEFAULT_MIN_CACHEABLE = 1024
 HAIKU_MIN_CACHEABLE = 2048
