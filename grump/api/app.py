@@ -10,11 +10,14 @@ from fastapi import FastAPI
 
 from grump import __version__
 from grump.api.accesslog import install_access_log_filter
+from grump.api.anthropic import messages
 from grump.api.bodylimit import BodyLimit
 from grump.api.deps import make_key_cache
 from grump.api.errors import install_error_handlers
+from grump.api.jsonbody import JsonBody
+from grump.api.openai import chat, embeddings
 from grump.api.retryafter import RetryAfterOn429
-from grump.api.routes import budgets, costs, health, jobs, keys, openai
+from grump.api.routes import budgets, costs, health, jobs, keys
 from grump.api.urlguard import RefuseNulInUrl
 from grump.runtime import Runtime
 from grump.settings import Settings
@@ -50,7 +53,10 @@ def create_app(
     app.include_router(budgets.router)
     app.include_router(costs.router)
     app.include_router(keys.router)
-    app.include_router(openai.router)
+    app.include_router(chat.router)
+    app.include_router(embeddings.router)
+    app.include_router(messages.router)
+    app.add_middleware(JsonBody)  # inside BodyLimit: it reads bodies already under the limit
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RetryAfterOn429)

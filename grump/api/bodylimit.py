@@ -1,10 +1,10 @@
-"""Refuse bodies over the limit with 413 before any route reads them."""
+"""Refuse bodies over the limit with 413 before any route reads them, in the client's error shape."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from grump.api.clienterrors import Problem, send_problem
 
 
 class BodyLimit:
@@ -14,21 +14,9 @@ class BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "payload_too_large",
-                    "message": f"request body is over the limit of {self.max_bytes} bytes",
-                }
-            }
-        ).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        message = f"request body is over the limit of {self.max_bytes} bytes"
+        await send_problem(scope, send, Problem(413, message, "payload_too_large"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer 413 once its body is known to be over the limit."""
@@ -37,7 +25,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         # Without a trustworthy length, read the body here, up to the limit, and replay it.
         chunks: list[bytes] = []
@@ -49,7 +37,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

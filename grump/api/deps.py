@@ -82,10 +82,15 @@ def get_celery(request: Request) -> Celery:
 
 
 def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
+    """The key in ``Authorization: Bearer``, else in ``x-api-key`` (as Anthropic's SDK sends it)."""
+    header = request.headers.get("authorization")
+    if header is None and request.headers.get("x-api-key"):
+        header = "Bearer " + request.headers["x-api-key"]
+    scheme, _, key = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+        raise Unauthorized(
+            "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'"
+        )
     return key.strip()
 
 

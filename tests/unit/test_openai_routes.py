@@ -40,7 +40,15 @@ def test_an_unfinished_job_is_a_504_naming_the_job(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("extra", "param"),
-    [({"stream": True}, "stream"), ({"n": 2}, "n"), ({"tools": [{"type": "function"}]}, "tools")],
+    [
+        ({"n": 2}, "n"),
+        ({"logprobs": True}, "logprobs"),
+        ({"top_logprobs": 2}, "top_logprobs"),
+        ({"functions": [{"name": "f"}]}, "functions"),
+        ({"tools": [{"type": "custom", "custom": {"name": "f"}}]}, "tools[0].type"),
+        ({"messages": [{"role": "function", "content": "x"}]}, "messages[0].role"),
+        ({"messages": [{"role": "assistant", "content": None}]}, "messages[0]"),
+    ],
 )
 def test_what_grump_cannot_honour_is_refused_by_name(
     api: Api, extra: dict[str, object], param: str
@@ -50,6 +58,15 @@ def test_what_grump_cannot_honour_is_refused_by_name(
     assert response.status_code == 400
     assert response.json()["error"]["param"] == param
     assert api.queued_messages("complete.economy") == 0
+
+
+def test_a_stream_that_cannot_start_is_an_ordinary_http_error(api: Api) -> None:
+    body = {"model": "auto", "messages": MESSAGES, "stream": True}
+    response = api.client.post("/v1/chat/completions", json=body, headers=api.auth())
+    assert response.status_code == 504  # no worker: the wait ran out before a first delta
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["code"] == "timeout"
+    assert int(response.headers["retry-after"]) == api.runtime.settings.retry_after_seconds
 
 
 def test_auth_and_body_errors_use_openais_shape(api: Api) -> None:
