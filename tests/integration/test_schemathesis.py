@@ -56,8 +56,8 @@ def app(real_settings: Settings) -> Iterator[tuple[Any, dict[str, str]]]:
 
 
 def _waited_for_no_worker(case: Case[Any], response: Any) -> bool:
-    """No worker runs here, so the OpenAI routes' documented 504 (still running) is expected."""
-    waits = case.operation.path in ("/v1/chat/completions", "/v1/embeddings")
+    """No worker runs here, so the front doors' documented 504 (still running) is expected."""
+    waits = case.operation.path in ("/v1/chat/completions", "/v1/embeddings", "/v1/messages")
     return bool(waits and response.status_code == 504 and "x-grump-job-id" in response.headers)
 
 

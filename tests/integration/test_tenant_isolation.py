@@ -228,6 +228,13 @@ def _openai(path: str, body: dict[str, Any]) -> Callable[[World], None]:
     return check
 
 
+def _count_tokens(w: World) -> None:
+    body = {"model": "auto", "messages": [{"role": "user", "content": B_PROMPT}]}
+    response = w.client.post("/v1/messages/count_tokens", json=body, headers=w.a)
+    assert response.status_code == 200 and set(response.json()) == {"input_tokens"}
+    w.assert_no_b(response, body_free(response, body))
+
+
 def body_free(response: Any, sent: dict[str, Any]) -> str:
     """The answer without the prompt A itself sent (A may see its own words)."""
     return str(response.text).replace(json.dumps(sent)[1:-1], "")
@@ -346,6 +353,11 @@ CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
         "/v1/chat/completions", {"messages": [{"role": "user", "content": B_PROMPT}]}
     ),
     ("POST", "/v1/embeddings"): _openai("/v1/embeddings", {"input": B_PROMPT}),
+    ("POST", "/v1/messages"): _openai(
+        "/v1/messages",
+        {"model": "auto", "max_tokens": 16, "messages": [{"role": "user", "content": B_PROMPT}]},
+    ),
+    ("POST", "/v1/messages/count_tokens"): _count_tokens,
 }
 
 

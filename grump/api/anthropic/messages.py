@@ -22,13 +22,19 @@ from grump.api.clienterrors import anthropic_body, shaped_route
 from grump.api.deps import CeleryDep, PrincipalDep, RuntimeDep
 from grump.api.eventstream import EventStream, event_stream
 from grump.api.frontdoor import final_job, job_headers, job_request, open_stream
+from grump.api.responses import ANTHROPIC_ERROR_RESPONSES, STREAMED_OK
 from grump.jobs.models import CompleteInput, CompleteJobRequest, Message
 from grump.jobs.submit import submit_job_async
 from grump.providers.base import estimate_tokens
 from grump.routing.pricing import MESSAGE_OVERHEAD_TOKENS
 from grump.runtime import Runtime
 
-router = APIRouter(prefix="/v1", tags=["anthropic"], route_class=shaped_route(anthropic_body))
+router = APIRouter(
+    prefix="/v1",
+    tags=["anthropic"],
+    route_class=shaped_route(anthropic_body),
+    responses=ANTHROPIC_ERROR_RESPONSES,
+)
 
 
 def estimate_input_tokens(messages: list[Message], tools: list[dict[str, object]] | None) -> int:
@@ -39,7 +45,7 @@ def estimate_input_tokens(messages: list[Message], tools: list[dict[str, object]
     return total
 
 
-@router.post("/messages", response_model=None)
+@router.post("/messages", response_model=None, responses=STREAMED_OK)
 async def messages(
     body: MessagesBody, principal: PrincipalDep, runtime: RuntimeDep, celery: CeleryDep
 ) -> JSONResponse | EventStream:

@@ -21,6 +21,7 @@ from grump.api.eventstream import EventStream, event_stream
 from grump.api.frontdoor import final_job, job_headers, job_request, open_stream
 from grump.api.openai.errors import openai_router
 from grump.api.openai.sse import ChunkEncoder, usage_json
+from grump.api.responses import STREAMED_OK
 from grump.errors import ValidationFailed
 from grump.jobs.models import CompleteJobRequest
 from grump.jobs.submit import submit_job_async
@@ -144,7 +145,7 @@ def grump_input(body: ChatCompletionBody) -> dict[str, Any]:
     return values
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, responses=STREAMED_OK)
 async def chat_completions(
     body: ChatCompletionBody, principal: PrincipalDep, runtime: RuntimeDep, celery: CeleryDep
 ) -> JSONResponse | EventStream:
