@@ -16,8 +16,10 @@ from grump.api.clienterrors import Problem, anthropic_body, openai_body, problem
 from grump.api.openai.sse import DONE, ChunkEncoder
 from grump.errors import (
     BudgetExceeded,
+    Forbidden,
     GrumpError,
     ServiceUnavailable,
+    Unauthorized,
     UnknownModel,
     ValidationFailed,
 )
@@ -173,6 +175,8 @@ def test_grump_errors_map_to_each_clients_status_and_type() -> None:
         ),
         (Throttled("slow down", retry_after=2.2), 429, "rate_limit_error", "rate_limit_error"),
         (ServiceUnavailable("down", retry_after=7), 503, "api_error", "api_error"),
+        (Forbidden("needs an admin key"), 403, "permission_error", "permission_error"),
+        (Unauthorized("no key"), 401, "authentication_error", "authentication_error"),
     ]
     for exc, status, openai_type, anthropic_type in cases:
         problem = problem_of(exc)
