@@ -15,6 +15,7 @@ from grump.api.app import create_app
 from grump.settings import Settings
 from tests.e2e.live_api import LiveApi, live_api, serve
 from tests.fakes.nim import count_tokens
+from tests.fakes.server import failure
 
 pytestmark = pytest.mark.e2e
 EPHEMERAL = {"type": "ephemeral"}
@@ -237,3 +238,19 @@ def test_a_form_typed_json_body_is_read_and_other_bodies_get_415(live: LiveApi) 
     assert refused.status_code == 415
     assert refused.json()["type"] == "error"
     assert "Content-Type: application/json" in refused.json()["error"]["message"]
+
+
+def test_a_job_the_provider_refused_is_an_internal_server_error(
+    client: Anthropic, live: LiveApi
+) -> None:
+    for stream in (False, True):
+        live.nim.script(failure(400, "the upstream refused this", "nim"))
+        with pytest.raises(anthropic.InternalServerError) as failed:
+            client.messages.create(
+                model="auto",
+                max_tokens=8,
+                messages=[{"role": "user", "content": f"refused {stream}"}],
+                stream=stream,
+            )
+        assert failed.value.status_code == 502
+        assert failed.value.body["type"] == "error"  # type: ignore[index]

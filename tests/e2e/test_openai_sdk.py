@@ -17,6 +17,7 @@ from grump.api.app import create_app
 from grump.settings import Settings
 from tests.e2e.live_api import LiveApi, live_api, serve
 from tests.fakes.nim import count_tokens
+from tests.fakes.server import failure
 
 pytestmark = pytest.mark.e2e
 
@@ -255,3 +256,18 @@ def test_a_json_body_without_its_content_type_is_read_as_json(live: LiveApi) -> 
         "Content-Type: application/json" in error["message"]
         and error["type"] == "invalid_request_error"
     )
+
+
+def test_a_job_the_provider_refused_is_an_internal_server_error(
+    client: OpenAI, live: LiveApi
+) -> None:
+    for stream in (False, True):
+        live.nim.script(failure(400, "the upstream refused this", "nim"))
+        with pytest.raises(openai.InternalServerError) as failed:
+            client.chat.completions.create(
+                model="auto",
+                messages=[{"role": "user", "content": f"refused {stream}"}],
+                stream=stream,
+            )
+        assert failed.value.status_code == 502  # the job failed before the stream started
+        assert failed.value.response.headers["x-grump-job-id"]
