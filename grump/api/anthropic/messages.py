@@ -53,7 +53,9 @@ async def messages(
     user_id = (body.metadata or {}).get("user_id")
     user = user_id[:200] if isinstance(user_id, str) and user_id else None
     request = job_request(CompleteJobRequest, "complete", complete_input(body), user)
-    done = await submit_job_async(runtime, celery, principal.tenant, request)
+    done = await submit_job_async(
+        runtime, celery, principal.tenant, request, caller=principal.caller
+    )
     model = done.job.model or body.model
     if body.stream:
         estimate = estimate_input_tokens(list(request.input.messages), request.input.tools)

@@ -152,7 +152,9 @@ async def chat_completions(
     """Create a chat completion, run as a grump job: answered whole once it ends, or streamed."""
     _refuse_unsupported(body)
     request = job_request(CompleteJobRequest, "complete", grump_input(body), body.user)
-    done = await submit_job_async(runtime, celery, principal.tenant, request)
+    done = await submit_job_async(
+        runtime, celery, principal.tenant, request, caller=principal.caller
+    )
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         return await _streamed(runtime, done.job.id, done.job.model or body.model, include_usage)

@@ -45,7 +45,9 @@ async def embeddings(
     if body.dimensions is not None:
         grump_input["dimensions"] = body.dimensions
     request = job_request(EmbedJobRequest, "embed", grump_input, body.user)
-    done = await submit_job_async(runtime, celery, principal.tenant, request)
+    done = await submit_job_async(
+        runtime, celery, principal.tenant, request, caller=principal.caller
+    )
     job = await final_job(runtime, done.job.id)
     return JSONResponse(embeddings_json(job, body.encoding_format), headers=job_headers(job))
 
