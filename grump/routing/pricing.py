@@ -14,6 +14,7 @@ rate (``estimate_max_cost``).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -26,6 +27,8 @@ from grump.money.amounts import quantize_money
 from grump.providers.base import estimate_tokens
 
 _MILLION = Decimal(1_000_000)
+# A provider's dated snapshot or moving alias of a model family: "-20250929", "-latest".
+_SNAPSHOT_SUFFIX = re.compile(r"-(?:\d{8}|latest)$")
 PARSER_MODEL = "grump/intent-parser"
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators each chat format adds per message
 
@@ -99,14 +102,24 @@ class PriceCatalogue:
         self._prices = dict(prices)
 
     def price(self, model: str) -> ModelPrice:
-        """The price of ``model``; UnknownModel when the catalogue lacks it."""
-        try:
-            return self._prices[model]
-        except KeyError:
-            raise UnknownModel(model) from None
+        """The price of ``model``; UnknownModel when the catalogue lacks it.
+
+        A dated snapshot or ``-latest`` name of a catalogued model (what Claude
+        Code and Anthropic's SDK send, ``claude-sonnet-4-5-20250929``) is priced
+        as that model: a snapshot is billed at its family's list price.
+        """
+        found = self._prices.get(model)
+        if found is None:
+            base = _SNAPSHOT_SUFFIX.sub("", model)
+            found = self._prices.get(base) if base != model else None
+        if found is None:
+            raise UnknownModel(model)
+        return found
 
     def __contains__(self, model: object) -> bool:
-        return model in self._prices
+        if not isinstance(model, str):
+            return False
+        return model in self._prices or _SNAPSHOT_SUFFIX.sub("", model) in self._prices
 
     def models(self, kind: str | None = None) -> list[str]:
         """The catalogue's model names, sorted; only those of ``kind`` when it is given."""
