@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     max_cost_per_request: Decimal | None = None
     price_catalogue_file: Path | None = None
 
+    # Anthropic's prompt cache: breakpoints grump places on requests that carry none
+    prompt_cache_breakpoints: bool = Field(
+        True, description="place cache_control on tools, system and earlier turns of Claude calls"
+    )
+    prompt_cache_ttl: Literal["auto", "5m", "1h"] = Field(
+        "auto", description="TTL of grump's breakpoints; auto: 1h once a session idles past 5 min"
+    )
+
     # Provider limits and fallback (rates are shared by every worker through Redis; 0 = unlimited)
     provider_retry_attempts: int = Field(4, ge=1, description="tries of one provider call")
     provider_retry_base_delay_seconds: float = Field(0.5, ge=0)
