@@ -11,7 +11,8 @@ steady rate. Costs come from the ledger the run wrote:
 * baseline: every request on the premium model with no cache (cost events'
   baseline_cost, counted once per request a job answered, coalesced ones included);
 * grump: what the cost events say was spent;
-* the difference split into cache hits, routing below premium, and coalescing.
+* the difference split into cache hits, routing below premium, the provider's
+  prompt cache (Anthropic's cache reads, at 0.1x input), and coalescing.
 
 Prints figures; asserts nothing.
 """
@@ -149,6 +150,7 @@ def report(database: str, requests: int, wall: float) -> None:
                 CostEvent.baseline_cost,
                 CostEvent.cache_savings,
                 CostEvent.routing_savings,
+                CostEvent.provider_cache_savings,
                 CostEvent.cached,
                 CostEvent.tier,
                 Job.coalesced_count,
@@ -163,6 +165,7 @@ def report(database: str, requests: int, wall: float) -> None:
     baseline = sum((r.baseline_cost * (1 + r.coalesced_count) for r in rows), zero)
     cache = sum((r.cache_savings for r in rows), zero)
     routing = sum((r.routing_savings for r in rows), zero)
+    provider_cache = sum((r.provider_cache_savings for r in rows), zero)
     coalescing = sum((r.baseline_cost * r.coalesced_count for r in rows), zero)
     hits = sum(1 for r in rows if r.cached)
     coalesced = sum(r.coalesced_count for r in rows)
@@ -177,7 +180,8 @@ def report(database: str, requests: int, wall: float) -> None:
     saved = baseline - spent
     print(
         f"  saved ${saved:.4f}: cache ${cache:.4f} ({cache / saved:.0%}), routing "
-        f"${routing:.4f} ({routing / saved:.0%}), coalescing ${coalescing:.4f} "
+        f"${routing:.4f} ({routing / saved:.0%}), provider cache ${provider_cache:.4f} "
+        f"({provider_cache / saved:.0%}), coalescing ${coalescing:.4f} "
         f"({coalescing / saved:.0%})"
     )
 

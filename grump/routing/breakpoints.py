@@ -77,19 +77,26 @@ def cache_control(ttl: Ttl) -> dict[str, Any]:
 
 def has_cache_control(payload: CompleteInput) -> bool:
     """Whether the request carries a breakpoint anywhere: a tool, a message, or a content part."""
-    if any("cache_control" in tool for tool in payload.tools or ()):
+    if any(tool.get("cache_control") for tool in payload.tools or ()):
         return True
     return any(_message_control(message) is not None for message in payload.messages)
 
 
 def client_breakpoints(payload: CompleteInput) -> list[tuple[int, Ttl]]:
-    """The prefixes a client's own breakpoints close, as (``Prefix.index``, TTL), in order."""
+    """The prefixes a client's own breakpoints close, as (``Prefix.index``, TTL), in order.
+
+    Only breakpoints at the end of the tools or of a message close a prefix
+    ``prefixes`` names; one on an earlier tool or part is sent, not recorded.
+    """
     found: list[tuple[int, Ttl]] = []
-    controls = [t.get("cache_control") for t in payload.tools or ()]
-    if any(controls):
-        found.append((-1, _ttl_of(next(c for c in reversed(controls) if c))))
+    last_tool = (payload.tools or [{}])[-1].get("cache_control")
+    if last_tool:
+        found.append((-1, _ttl_of(last_tool)))
     for index in _render_order(payload):
-        control = _message_control(payload.messages[index])
+        message = payload.messages[index]
+        control = message.cache_control
+        if control is None and isinstance(message.content, list) and message.content:
+            control = message.content[-1].cache_control
         if control is not None:
             found.append((index, _ttl_of(control)))
     return found
@@ -118,15 +125,15 @@ def breakpoint_indexes(payload: CompleteInput, minimum: int) -> list[int]:
     """Where grump would place breakpoints (``Prefix.index`` values), in order, at most 4."""
     tokens = {cut.index: cut.tokens for cut in prefixes("", payload)}
     systems = [i for i, m in enumerate(payload.messages) if m.role == "system"]
-    candidates: list[int] = []
-    if payload.tools:
-        candidates.append(-1)
+    candidates: list[int] = [-1] if payload.tools else []
     if systems:
         candidates.append(systems[-1])
     earlier = _before_newest_user_turn(payload.messages)
     if earlier is not None:
         candidates.append(earlier)
-    placed = [i for i in candidates if tokens[i] >= minimum]
+    placed = [
+        i for i in candidates if tokens[i] >= minimum and (i < 0 or _can_carry(payload.messages[i]))
+    ]
     return placed[-MAX_BREAKPOINTS:]
 
 
@@ -175,6 +182,16 @@ def _marked(message: Message, control: dict[str, Any]) -> Message:
         last = content[-1].model_copy(update={"cache_control": dict(control)})
         parts = [*content[:-1], last]
     return message.model_copy(update={"content": parts})
+
+
+def _can_carry(message: Message) -> bool:
+    """Whether the message's last block can hold a breakpoint (Anthropic refuses an empty one)."""
+    if message.tool_calls:
+        return True
+    if isinstance(message.content, list):
+        last = message.content[-1] if message.content else None
+        return last is not None and bool(last.text or last.image_url)
+    return bool(message.content)
 
 
 def _render_order(payload: CompleteInput) -> list[int]:

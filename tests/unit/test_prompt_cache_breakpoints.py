@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from grump.jobs.models import CompleteInput
 from grump.routing.breakpoints import (
     MAX_BREAKPOINTS,
+    client_breakpoints,
     has_cache_control,
     minimum_cacheable_tokens,
     place_breakpoints,
@@ -136,6 +137,29 @@ def test_breakpoints_a_client_sent_are_kept_exactly_and_grump_adds_none() -> Non
     for sent in (on_part, on_message, on_tool):
         assert has_cache_control(sent)
         assert place_breakpoints(sent, CLAUDE) is sent
+
+
+def test_a_clients_breakpoints_are_recorded_where_they_close_a_whole_tool_list_or_message() -> None:
+    marked = {"type": "text", "text": words(1500), "cache_control": ONE_HOUR}
+    plain = {"type": "text", "text": "tail"}
+    sent = request(
+        {"role": "system", "content": [marked]},
+        {"role": "user", "content": [marked, plain]},  # mid-message: no prefix of ours
+        {"role": "assistant", "content": "b", "cache_control": FIVE_MINUTES},
+        {"role": "user", "content": "c"},
+        tools=[{**tool("a"), "cache_control": FIVE_MINUTES}, tool("b")],  # not the last tool
+    )
+    assert client_breakpoints(sent) == [(0, "1h"), (2, "5m")]
+
+
+def test_an_empty_turn_gets_no_breakpoint() -> None:
+    empty = request(
+        SYSTEM,
+        {"role": "user", "content": words(2000)},
+        {"role": "assistant", "content": ""},
+        {"role": "user", "content": "again"},
+    )
+    assert controls(place_breakpoints(empty, CLAUDE)) == [("message 0 part 0", FIVE_MINUTES)]
 
 
 def test_nothing_is_placed_below_the_models_minimum_cacheable_length() -> None:
