@@ -118,7 +118,7 @@ class Settings(BaseSettings):
         True, description="place cache_control on tools, system and earlier turns of Claude calls"
     )
     prompt_cache_ttl: Literal["auto", "5m", "1h"] = Field(
-        "auto", description="TTL of grump's breakpoints; auto: 1h once a session idles past 5 min"
+        "auto", description="TTL of grump's breakpoints; auto: 1h when the tenant's breaks pay it"
     )
 
     # Provider limits and fallback (rates are shared by every worker through Redis; 0 = unlimited)

@@ -1,12 +1,15 @@
 """Anthropic prompt-cache breakpoints grump places itself, as coding assistants do.
 
-A request that carries no ``cache_control`` anywhere gets up to three
-breakpoints on its stable prefix, in Anthropic's render order (tools, then
-system, then messages): on the last tool definition, on the last system
-block, and on the last message before the newest user turn (the earlier turns
-of a session). Each is placed only when the prefix it closes reaches the
-model's minimum cacheable length; below it Anthropic caches nothing. A
-request with any breakpoint of its own is left exactly as the client sent it.
+A request that carries no ``cache_control`` anywhere gets up to four
+breakpoints (Anthropic's limit) on its prefix, in Anthropic's render order
+(tools, then system, then messages): on the last tool definition, on the last
+system block, and, when it continues a session, on the last message before the
+newest user turn (the earlier turns) and on that newest turn itself, which the
+session's next request reads. A session's first request leaves its user turn
+uncached: a one-off request would pay the write's surcharge for nothing. Each
+is placed only when the prefix it closes reaches the model's minimum
+cacheable length; below it Anthropic caches nothing. A request with any
+breakpoint of its own is left exactly as the client sent it.
 
 ``prefixes`` names every place a request can be cut (after its tools, after
 each message) with the prefix's estimated tokens and a hash of its content, so
@@ -130,11 +133,18 @@ def breakpoint_indexes(payload: CompleteInput, minimum: int) -> list[int]:
         candidates.append(systems[-1])
     earlier = _before_newest_user_turn(payload.messages)
     if earlier is not None:
-        candidates.append(earlier)
+        # A session goes on: cache its earlier turns, and this one for the next turn to read.
+        newest = max(i for i, m in enumerate(payload.messages) if m.role in ("user", "tool"))
+        candidates += [earlier, newest]
     placed = [
         i for i in candidates if tokens[i] >= minimum and (i < 0 or _can_carry(payload.messages[i]))
     ]
     return placed[-MAX_BREAKPOINTS:]
+
+
+def continues_session(payload: CompleteInput) -> bool:
+    """Whether the request has turns before its newest user one (it is not a session's first)."""
+    return _before_newest_user_turn(payload.messages) is not None
 
 
 def place_breakpoints(payload: CompleteInput, price: ModelPrice, ttl: Ttl = "5m") -> CompleteInput:

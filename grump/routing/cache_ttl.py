@@ -17,10 +17,12 @@ multipliers (Sonnet 4.5: $6.00, $3.75, $0.30 per million). So one return
 after a coffee break pays for it (2.1x against 2.5x of input); a session that
 never idles past 5 minutes loses 0.75x of input on every token it writes.
 
-``auto`` follows a session's record (``grump.routing.warm_prefixes``): once the
-session has come back after more than 5 minutes idle, it is taken to do so
-again (past gaps predict future ones: k >= 1 > 0.652), and its writes take the
-1-hour TTL. Otherwise, and with no record, 5 minutes.
+``auto`` estimates k from the records (``grump.routing.warm_prefixes``): the
+tenant's idle returns per session over the last hour or two, so a team that
+takes breaks writes even a session's first, largest prefix for the hour. A
+session's own past breaks are a worse guide: switching at its first break
+re-writes the whole prefix at 2x, which pays only if another break follows.
+Below the break-even, and with no record, 5 minutes.
 """
 
 from __future__ import annotations
@@ -64,15 +66,16 @@ def one_hour_pays(price: ModelPrice, expected_long_gaps: float) -> bool:
     return Decimal(str(expected_long_gaps)) > break_even_gaps(price)
 
 
-def choose_ttl(setting: TtlSetting, price: ModelPrice, long_gaps: int) -> Ttl:
-    """The TTL of grump's breakpoints: the setting's, or for ``auto`` the session's record's.
+def choose_ttl(setting: TtlSetting, price: ModelPrice, expected_long_gaps: float) -> Ttl:
+    """The TTL of grump's breakpoints: the setting's, or for ``auto`` the one that pays.
 
-    ``long_gaps`` is how many times the session came back after more than 5
-    minutes idle; ``auto`` expects as many again, and takes 1h when that pays.
+    ``expected_long_gaps`` is how many more times the prefix is expected to be
+    sent after more than 5 minutes idle; ``auto`` takes 1h when that beats the
+    break-even.
     """
     if setting != "auto":
         return setting
-    return "1h" if one_hour_pays(price, long_gaps) else "5m"
+    return "1h" if one_hour_pays(price, expected_long_gaps) else "5m"
 
 
 def is_long_gap(seconds: float) -> bool:

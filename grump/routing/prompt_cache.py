@@ -2,7 +2,7 @@
 
 ``prepare_for_provider`` places grump's breakpoints (``grump.routing.breakpoints``)
 with the TTL ``GRUMP_PROMPT_CACHE_TTL`` asks for (``auto``: from the session's
-record, ``grump.routing.cache_ttl``), and records the prefixes the request's
+and the tenant's idle returns, ``grump.routing.cache_ttl``), and records the prefixes the request's
 breakpoints close, grump's or the client's (``grump.routing.warm_prefixes``).
 ``warm_tokens_for`` reads those records back: the input tokens of a request
 likely read from the provider's cache. Redis is a hint here: without it, or
@@ -25,6 +25,7 @@ from grump.routing.breakpoints import (
     breakpoint_indexes,
     cache_control,
     client_breakpoints,
+    continues_session,
     has_cache_control,
     is_prompt_cached,
     mark,
@@ -33,6 +34,7 @@ from grump.routing.breakpoints import (
 )
 from grump.routing.cache_ttl import choose_ttl
 from grump.routing.warm_prefixes import (
+    IdleStats,
     PrefixRecords,
     SeenPrefix,
     latest_seen,
@@ -61,23 +63,23 @@ def prepare_for_provider(
     ``now`` is seconds since the epoch (UTC); the clock when None.
     """
     price = runtime.catalogue.price(model)
-    if not is_prompt_cached(price):
-        return payload
-    settings = runtime.settings
     client_sent = has_cache_control(payload)
-    if not client_sent and not settings.prompt_cache_breakpoints:
+    if not is_prompt_cached(price) or not (
+        client_sent or runtime.settings.prompt_cache_breakpoints
+    ):
         return payload
     at = time.time() if now is None else now
     cuts = prefixes(model, payload)
     records = _records(runtime)
-    seen = _lookup(records, tenant, cuts)
-    previous = latest_seen(cuts, seen)
+    seen, stats = _read(records, tenant, cuts, at)
+    session = continues_session(payload)
+    previous = latest_seen(cuts, seen) if session else None
     gaps = long_gaps_now(previous, at)
     minimum = minimum_cacheable_tokens(model)
     if client_sent:
         sent, prepared = client_breakpoints(payload), payload
     else:
-        ttl = choose_ttl(settings.prompt_cache_ttl, price, gaps)
+        ttl = choose_ttl(runtime.settings.prompt_cache_ttl, price, stats.expected_long_gaps())
         indexes = breakpoint_indexes(payload, minimum)
         sent = [(index, ttl) for index in indexes]
         prepared = mark(payload, indexes, cache_control(ttl)) if indexes else payload
@@ -88,7 +90,8 @@ def prepare_for_provider(
         if by_index[i].tokens >= minimum
     }
     _refresh_read(fresh, cuts, seen, at, gaps)
-    _record(records, tenant, fresh)
+    long_gap = previous is not None and gaps > previous.long_gaps
+    _record(records, tenant, fresh, at, new_session=not session, long_gap=long_gap)
     return prepared
 
 
@@ -128,6 +131,18 @@ def _records(runtime: Runtime) -> PrefixRecords | None:
     return None if client is None else PrefixRecords(client)
 
 
+def _read(
+    records: PrefixRecords | None, tenant: str, cuts: list[Prefix], now: float
+) -> tuple[dict[str, SeenPrefix], IdleStats]:
+    if records is None:
+        return {}, IdleStats()
+    try:
+        return records.lookup(tenant, cuts), records.idle_stats(tenant, now)
+    except RedisError as exc:
+        log.warning("prompt-cache records unreadable (%s): treating every prefix as cold", exc)
+        return {}, IdleStats()
+
+
 def _lookup(
     records: PrefixRecords | None, tenant: str, cuts: list[Prefix]
 ) -> dict[str, SeenPrefix]:
@@ -140,11 +155,19 @@ def _lookup(
         return {}
 
 
-def _record(records: PrefixRecords | None, tenant: str, fresh: dict[Prefix, SeenPrefix]) -> None:
+def _record(
+    records: PrefixRecords | None,
+    tenant: str,
+    fresh: dict[Prefix, SeenPrefix],
+    now: float,
+    *,
+    new_session: bool,
+    long_gap: bool,
+) -> None:
     if records is None:
         return
     try:
-        records.record(tenant, fresh)
+        records.record(tenant, fresh, now, new_session=new_session, long_gap=long_gap)
     except RedisError as exc:
         log.warning("prompt-cache records not written (%s)", exc)
 

@@ -7,9 +7,12 @@ Redis, kept an hour, the longest TTL). ``warm_tokens`` then says how many input
 tokens of a request are likely read from the provider's cache: the longest of
 its prefixes whose record is younger than its TTL. Anthropic looks a prefix up
 at any block before a breakpoint, so every cut of the request is looked up, not
-only its breakpoints. The record also carries how often the session came back
-after more than 5 minutes idle, which the ``auto`` TTL reads
-(``grump.routing.cache_ttl``).
+only its breakpoints.
+
+It also counts, per tenant and hour, the sessions begun and the times one came
+back to its prefix after 5 to 60 minutes idle (``grump:pcache-idle:<tenant>:<hour>``,
+kept two hours): the ``auto`` TTL's evidence (``grump.routing.cache_ttl``). A
+prefix's record carries its session's count of such returns so far.
 
 Per tenant, although Anthropic's cache is per organisation (every tenant sends
 with grump's key): a tenant's warmth is never read from another's traffic.
@@ -29,6 +32,9 @@ from grump.routing.breakpoints import Prefix
 from grump.routing.cache_ttl import LONG_TTL_SECONDS, is_long_gap
 
 KEY_PREFIX = "grump:pcache"
+IDLE_KEY_PREFIX = "grump:pcache-idle"  # per tenant and hour: sessions begun, idle returns
+IDLE_BUCKET_SECONDS = 3600
+MIN_SESSIONS = 3  # fewer sessions say nothing about a tenant's habits
 RECORD_SECONDS = LONG_TTL_SECONDS
 LOOKUP_HEAD = 4  # tools and system cuts, which every turn of a session shares
 LOOKUP_TAIL = 60  # the latest turns' cuts
@@ -60,6 +66,18 @@ class SeenPrefix:
         """A record read back from Redis."""
         last_sent, ttl_seconds, tokens, long_gaps = json.loads(raw)
         return cls(float(last_sent), int(ttl_seconds), int(tokens), int(long_gaps))
+
+
+@dataclass(frozen=True)
+class IdleStats:
+    """A tenant's sessions begun and idle returns (gaps of 5 minutes to an hour), lately."""
+
+    sessions: int = 0
+    long_gaps: int = 0
+
+    def expected_long_gaps(self) -> float:
+        """Idle returns a session of the tenant makes, on that evidence; 0 with too little."""
+        return self.long_gaps / self.sessions if self.sessions >= MIN_SESSIONS else 0.0
 
 
 def warm_tokens(cuts: Sequence[Prefix], seen: Mapping[str, SeenPrefix], now: float) -> int:
@@ -113,15 +131,46 @@ class PrefixRecords:
             if value is not None
         }
 
-    def record(self, tenant: str, sent: Mapping[Prefix, SeenPrefix]) -> None:
-        """Store what ``tenant`` just sent: each breakpoint's prefix with its new record."""
-        if not sent:
-            return
+    def idle_stats(self, tenant: str, now: float) -> IdleStats:
+        """``tenant``'s sessions begun and idle returns in this hour and the one before."""
+        bucket = int(now // IDLE_BUCKET_SECONDS)
+        pipe = self._redis.pipeline(transaction=False)
+        for hour in (bucket - 1, bucket):
+            pipe.hmget(self._idle_key(tenant, hour), ["sessions", "long_gaps"])
+        rows = pipe.execute()
+        return IdleStats(
+            sessions=sum(int(row[0] or 0) for row in rows),
+            long_gaps=sum(int(row[1] or 0) for row in rows),
+        )
+
+    def record(
+        self,
+        tenant: str,
+        sent: Mapping[Prefix, SeenPrefix],
+        now: float = 0.0,
+        *,
+        new_session: bool = False,
+        long_gap: bool = False,
+    ) -> None:
+        """Store what ``tenant`` just sent: each breakpoint's prefix with its new record.
+
+        ``new_session`` and ``long_gap`` count a session's first request and an
+        idle return in the tenant's hourly figures.
+        """
         pipe = self._redis.pipeline(transaction=False)
         for cut, seen in sent.items():
             pipe.set(self._key(tenant, cut.digest), seen.dumps(), ex=self._record_seconds)
+        idle = self._idle_key(tenant, int(now // IDLE_BUCKET_SECONDS))
+        for name, counted in (("sessions", new_session), ("long_gaps", long_gap)):
+            if counted:
+                pipe.hincrby(idle, name, 1)
+                pipe.expire(idle, 2 * IDLE_BUCKET_SECONDS)
         pipe.execute()
 
     @staticmethod
     def _key(tenant: str, digest: str) -> str:
         return f"{KEY_PREFIX}:{tenant}:{digest}"
+
+    @staticmethod
+    def _idle_key(tenant: str, hour: int) -> str:
+        return f"{IDLE_KEY_PREFIX}:{tenant}:{hour}"

@@ -23,11 +23,11 @@ T0 = 1_780_000_000.0  # seconds since the epoch; records expire on Redis's clock
 SYSTEM = {"role": "system", "content": "s" * 8000}  # 2,004 tokens with its overhead
 
 
-def turns(count: int) -> CompleteInput:
+def turns(count: int, tag: str = "") -> CompleteInput:
     """A session after ``count`` questions: each answered but the newest."""
     messages: list[dict[str, Any]] = [SYSTEM]
     for i in range(count):
-        messages.append({"role": "user", "content": f"question {i}"})
+        messages.append({"role": "user", "content": f"{tag}question {i}"})
         if i < count - 1:
             messages.append({"role": "assistant", "content": f"answer {i} " + "a" * 400})
     return CompleteInput.model_validate({"messages": messages})
@@ -64,20 +64,45 @@ def test_a_sent_prefix_is_warm_for_its_ttl_and_for_its_tenant_only(runtime: Runt
     assert warm_tokens_for(runtime, "moonshotai/kimi-k2.5", second, "acme", now=T0) == 0
 
 
-def test_a_session_that_idles_past_five_minutes_moves_to_the_one_hour_ttl(runtime: Runtime) -> None:
-    prepare_for_provider(runtime, MODEL, turns(1), "acme", now=T0)
-    quick = prepare_for_provider(runtime, MODEL, turns(2), "acme", now=T0 + 30)
-    assert controls(quick) == [{"type": "ephemeral"}] * 2
-    # Ten minutes later the 5-minute entries are gone: the next turn re-writes them, for an hour.
-    assert warm_tokens_for(runtime, MODEL, turns(3), "acme", now=T0 + 630) == 0
-    idle = prepare_for_provider(runtime, MODEL, turns(3), "acme", now=T0 + 630)
-    assert controls(idle) == [{"type": "ephemeral", "ttl": "1h"}] * 2
-    # Half an hour on the fourth turn still finds the third turn's prefix.
-    third = prefixes(MODEL, turns(3))
-    earlier_turns = next(c for c in third if c.index == len(turns(3).messages) - 2)
-    assert warm_tokens_for(runtime, MODEL, turns(4), "acme", now=T0 + 2430) == earlier_turns.tokens
-    later = prepare_for_provider(runtime, MODEL, turns(4), "acme", now=T0 + 2440)
-    assert controls(later) == [{"type": "ephemeral", "ttl": "1h"}] * 2  # the session keeps it
+def test_a_tenant_whose_sessions_come_back_after_breaks_writes_for_the_hour(
+    runtime: Runtime,
+) -> None:
+    five, hour = {"type": "ephemeral"}, {"type": "ephemeral", "ttl": "1h"}
+    tags = ["s0 ", "s1 ", "s2 "]  # three sessions, each back after ten minutes
+    for tag in tags:
+        assert controls(prepare_for_provider(runtime, MODEL, turns(1, tag), "acme", now=T0)) == [
+            five
+        ]
+    for tag in tags:
+        quick = prepare_for_provider(runtime, MODEL, turns(2, tag), "acme", now=T0 + 30)
+        assert controls(quick) == [five] * 3  # system, the turn before the newest, the newest
+    for tag in tags:
+        # Ten minutes on, the 5-minute entries are gone: the next turn writes them again
+        # (all but the system prompt the sessions share, once the first of them sent it).
+        warm = warm_tokens_for(runtime, MODEL, turns(3, tag), "acme", now=T0 + 630)
+        assert warm == (0 if tag == "s0 " else 2004)
+        prepare_for_provider(runtime, MODEL, turns(3, tag), "acme", now=T0 + 630)
+    # 1 expected idle return a session > 0.652: a new session's first, largest write takes 1h,
+    first = prepare_for_provider(runtime, MODEL, turns(1, "s3 "), "acme", now=T0 + 700)
+    assert controls(first) == [hour]
+    later = prepare_for_provider(runtime, MODEL, turns(2, "s3 "), "acme", now=T0 + 760)
+    assert controls(later) == [hour] * 3
+    # and half an hour later its next turn still reads all of it.
+    cuts = prefixes(MODEL, turns(2, "s3 "))
+    assert (
+        warm_tokens_for(runtime, MODEL, turns(3, "s3 "), "acme", now=T0 + 2560) == cuts[-1].tokens
+    )
+    # Another tenant's sessions say nothing about this one's habits.
+    other = prepare_for_provider(runtime, MODEL, turns(1, "s3 "), "globex", now=T0 + 700)
+    assert controls(other) == [five]
+
+
+def test_a_tenant_that_never_idles_keeps_the_five_minute_ttl(runtime: Runtime) -> None:
+    for n in range(5):
+        for turn in range(1, 4):
+            at = T0 + n * 100 + turn * 20
+            placed = prepare_for_provider(runtime, MODEL, turns(turn, f"s{n} "), "acme", now=at)
+            assert {c.get("ttl", "5m") for c in controls(placed)} == {"5m"}
 
 
 def test_a_clients_own_breakpoints_are_sent_as_they_are_and_recorded(runtime: Runtime) -> None:
@@ -95,7 +120,7 @@ def test_records_live_an_hour_in_redis_under_the_tenant(runtime: Runtime, redis_
     client = redis.Redis.from_url(redis_url)
     try:
         keys = client.keys(f"{KEY_PREFIX}:acme:*")
-        assert len(keys) == 2  # the system prompt, and the turn before the newest question
+        assert len(keys) == 3  # the system prompt, the turn before the newest, the newest
         assert all(0 < client.ttl(key) <= 3600 for key in keys)
     finally:
         client.close()
@@ -147,7 +172,7 @@ def test_without_a_reachable_redis_requests_still_get_five_minute_breakpoints(
     unreachable = Runtime(settings)
     try:
         placed = prepare_for_provider(unreachable, MODEL, turns(2), "acme", now=T0)
-        assert controls(placed) == [{"type": "ephemeral"}] * 2
+        assert controls(placed) == [{"type": "ephemeral"}] * 3
         assert warm_tokens_for(unreachable, MODEL, turns(3), "acme", now=T0) == 0
     finally:
         unreachable.dispose()

@@ -13,6 +13,7 @@ from grump.jobs.models import CompleteInput
 from grump.routing.breakpoints import (
     MAX_BREAKPOINTS,
     client_breakpoints,
+    continues_session,
     has_cache_control,
     minimum_cacheable_tokens,
     place_breakpoints,
@@ -26,6 +27,7 @@ from grump.routing.cache_ttl import (
     ttl_cost,
 )
 from grump.routing.pricing import load_catalogue
+from grump.routing.warm_prefixes import IdleStats
 
 CATALOGUE = load_catalogue()
 CLAUDE = CATALOGUE.price("claude-sonnet-4-5")
@@ -77,21 +79,21 @@ SESSION = request(
 )
 
 
-def test_a_session_gets_breakpoints_on_its_last_tool_last_system_block_and_earlier_turns() -> None:
+def test_a_session_gets_breakpoints_on_its_last_tool_last_system_block_and_its_turns() -> None:
     placed = place_breakpoints(SESSION, CLAUDE)
     assert controls(placed) == [
         ("tool 1", FIVE_MINUTES),
         ("message 0 part 0", FIVE_MINUTES),
         ("message 2 part 0", FIVE_MINUTES),  # the answer before the newest question
+        ("message 3 part 0", FIVE_MINUTES),  # the newest question, for the next turn to read
     ]
     assert placed.messages[0].text() == SYSTEM["content"]  # text kept, now as a part
-    assert placed.messages[3] == SESSION.messages[3]  # the newest turn is not cached
     assert "cache_control" not in (SESSION.tools or [])[1]  # the caller's object is untouched
 
 
 def test_the_one_hour_ttl_is_written_on_every_breakpoint() -> None:
     placed = place_breakpoints(SESSION, CLAUDE, ttl="1h")
-    assert [control for _, control in controls(placed)] == [ONE_HOUR] * 3
+    assert [control for _, control in controls(placed)] == [ONE_HOUR] * 4
 
 
 def test_a_tool_loop_caches_the_assistant_turn_that_called_the_tools() -> None:
@@ -104,13 +106,21 @@ def test_a_tool_loop_caches_the_assistant_turn_that_called_the_tools() -> None:
         {"role": "tool", "tool_call_id": "c1", "content": "more"},
     )
     placed = place_breakpoints(loop, CLAUDE)
-    # Tool results are the newest user turn; the tool_use block carries the message's breakpoint.
-    assert controls(placed) == [("message 0 part 0", FIVE_MINUTES), ("message 2", FIVE_MINUTES)]
+    # Tool results are the newest user turn; a tool_use block or a tool result carries the
+    # breakpoint on the message, where the translation to Messages puts it on its last block.
+    assert controls(placed) == [
+        ("message 0 part 0", FIVE_MINUTES),
+        ("message 2", FIVE_MINUTES),
+        ("message 4", FIVE_MINUTES),
+    ]
 
 
-def test_a_first_turn_caches_only_its_system_prompt() -> None:
-    first = request(SYSTEM, {"role": "user", "content": "hello"})
+def test_a_first_turn_caches_only_its_system_prompt_not_a_one_off_question() -> None:
+    first = request(SYSTEM, {"role": "user", "content": words(3000)})
+    assert not continues_session(first)
     assert controls(place_breakpoints(first, CLAUDE)) == [("message 0 part 0", FIVE_MINUTES)]
+    alone = request({"role": "user", "content": words(3000)})
+    assert place_breakpoints(alone, CLAUDE) is alone
 
 
 def test_breakpoints_a_client_sent_are_kept_exactly_and_grump_adds_none() -> None:
@@ -159,7 +169,10 @@ def test_an_empty_turn_gets_no_breakpoint() -> None:
         {"role": "assistant", "content": ""},
         {"role": "user", "content": "again"},
     )
-    assert controls(place_breakpoints(empty, CLAUDE)) == [("message 0 part 0", FIVE_MINUTES)]
+    assert controls(place_breakpoints(empty, CLAUDE)) == [
+        ("message 0 part 0", FIVE_MINUTES),
+        ("message 3 part 0", FIVE_MINUTES),  # not the empty answer before it
+    ]
 
 
 def test_nothing_is_placed_below_the_models_minimum_cacheable_length() -> None:
@@ -238,9 +251,10 @@ def test_never_more_than_four_breakpoints_and_placing_is_idempotent(payload: Com
     assert len(controls(placed)) <= MAX_BREAKPOINTS
     assert place_breakpoints(placed, CLAUDE) == placed
     assert [m.text() for m in placed.messages] == [m.text() for m in payload.messages]
-    newest = len(payload.messages) - 1
-    if payload.messages[newest].role in ("user", "tool"):
-        assert placed.messages[newest] == payload.messages[newest]
+    if not continues_session(payload):  # a first turn's question is never written
+        assert [m for m in placed.messages if m.role != "system"] == [
+            m for m in payload.messages if m.role != "system"
+        ]
 
 
 # --- When the 1-hour TTL pays --------------------------------------------------------------
@@ -270,12 +284,18 @@ def test_ttl_costs_per_million_prefix_tokens_match_the_ledgers_prices() -> None:
     assert ttl_cost(CLAUDE, "1h", 1, tokens=20_000) == Decimal("0.126")
 
 
-def test_auto_takes_one_hour_once_a_session_came_back_after_an_idle_gap() -> None:
-    assert choose_ttl("auto", CLAUDE, long_gaps=0) == "5m"
-    assert choose_ttl("auto", CLAUDE, long_gaps=1) == "1h"
-    assert choose_ttl("5m", CLAUDE, long_gaps=3) == "5m"
-    assert choose_ttl("1h", CLAUDE, long_gaps=0) == "1h"
-    assert choose_ttl("auto", KIMI, long_gaps=5) == "5m"  # no cheaper read: never worth 1h
+def test_auto_takes_one_hour_when_more_idle_returns_are_expected_than_the_break_even() -> None:
+    assert choose_ttl("auto", CLAUDE, 0.0) == "5m"
+    assert choose_ttl("auto", CLAUDE, 0.6) == "5m"
+    assert choose_ttl("auto", CLAUDE, 0.7) == "1h"
+    assert choose_ttl("5m", CLAUDE, 3.0) == "5m"
+    assert choose_ttl("1h", CLAUDE, 0.0) == "1h"
+    assert choose_ttl("auto", KIMI, 5.0) == "5m"  # no cheaper read: never worth 1h
+
+
+def test_a_tenants_expected_idle_returns_need_a_few_sessions_of_evidence() -> None:
+    assert IdleStats(sessions=2, long_gaps=9).expected_long_gaps() == 0.0
+    assert IdleStats(sessions=4, long_gaps=3).expected_long_gaps() == 0.75
 
 
 def test_an_idle_gap_is_one_the_five_minute_entry_does_not_survive_and_the_hour_does() -> None:
