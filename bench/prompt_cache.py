@@ -87,7 +87,11 @@ def _input(messages: list[dict[str, Any]]) -> CompleteInput:
 
 @dataclass
 class CacheModel:
-    """Anthropic's cache as this bench bills it: prefix digest -> (expiry, TTL seconds)."""
+    """Anthropic's cache as this bench bills it: prefix digest -> (expiry, TTL seconds).
+
+    A request's writes are billed at its last breakpoint's TTL: every request
+    here carries one TTL. The 20-block lookback limit is not modelled.
+    """
 
     entries: dict[str, tuple[float, int]] = field(default_factory=dict)
     spent: Decimal = Decimal(0)

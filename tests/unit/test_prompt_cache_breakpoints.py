@@ -27,7 +27,7 @@ from grump.routing.cache_ttl import (
     ttl_cost,
 )
 from grump.routing.pricing import load_catalogue
-from grump.routing.warm_prefixes import IdleStats
+from grump.routing.warm_prefixes import LOOKUP_HEAD, LOOKUP_TAIL, IdleStats, lookup_cuts
 
 CATALOGUE = load_catalogue()
 CLAUDE = CATALOGUE.price("claude-sonnet-4-5")
@@ -300,3 +300,12 @@ def test_a_tenants_expected_idle_returns_need_a_few_sessions_of_evidence() -> No
 
 def test_an_idle_gap_is_one_the_five_minute_entry_does_not_survive_and_the_hour_does() -> None:
     assert [is_long_gap(s) for s in (10, 300, 301, 3600, 3601)] == [False, False, True, True, False]
+
+
+def test_a_long_sessions_lookup_keeps_its_shared_head_and_its_latest_turns() -> None:
+    messages = [SYSTEM] + [{"role": "user", "content": f"turn {i}"} for i in range(200)]
+    cuts = prefixes("claude-sonnet-4-5", request(*messages, tools=[tool("t")]))
+    wanted = lookup_cuts(cuts)
+    assert len(wanted) == LOOKUP_HEAD + LOOKUP_TAIL
+    assert wanted[:2] == cuts[:2] and wanted[-1] == cuts[-1]
+    assert lookup_cuts(cuts[:10]) == cuts[:10]
