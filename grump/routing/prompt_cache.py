@@ -73,7 +73,9 @@ def prepare_for_provider(
     records = _records(runtime)
     seen, stats = _read(records, tenant, cuts, at)
     session = continues_session(payload)
-    previous = latest_seen(cuts, seen) if session else None
+    # Where this session left off: its own turns, not the tools and system other sessions share.
+    turns = [c for c in cuts if c.index >= 0 and payload.messages[c.index].role != "system"]
+    previous = latest_seen(turns, seen) if session else None
     gaps = long_gaps_now(previous, at)
     minimum = minimum_cacheable_tokens(model)
     if client_sent:

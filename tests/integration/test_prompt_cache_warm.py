@@ -12,7 +12,13 @@ import redis
 from grump.jobs.models import CompleteInput
 from grump.routing.breakpoints import prefixes
 from grump.routing.prompt_cache import prepare_for_provider, warm_tokens_for
-from grump.routing.warm_prefixes import KEY_PREFIX, PrefixRecords, SeenPrefix, warm_tokens
+from grump.routing.warm_prefixes import (
+    KEY_PREFIX,
+    IdleStats,
+    PrefixRecords,
+    SeenPrefix,
+    warm_tokens,
+)
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.services import free_port
@@ -176,3 +182,14 @@ def test_without_a_reachable_redis_requests_still_get_five_minute_breakpoints(
         assert warm_tokens_for(unreachable, MODEL, turns(3), "acme", now=T0) == 0
     finally:
         unreachable.dispose()
+
+
+def test_only_a_sessions_own_turns_count_its_idle_returns(runtime: Runtime) -> None:
+    assert runtime.redis is not None
+    records = PrefixRecords(runtime.redis)
+    prepare_for_provider(runtime, MODEL, turns(1, "a "), "acme", now=T0)
+    # Another session, ten minutes on, shares only the system prompt: no idle return of its own.
+    prepare_for_provider(runtime, MODEL, turns(2, "b "), "acme", now=T0 + 600)
+    assert records.idle_stats("acme", T0 + 600) == IdleStats(sessions=1, long_gaps=0)
+    prepare_for_provider(runtime, MODEL, turns(3, "b "), "acme", now=T0 + 1200)
+    assert records.idle_stats("acme", T0 + 1200) == IdleStats(sessions=1, long_gaps=1)
