@@ -39,6 +39,7 @@ from grump.settings import Settings
 
 if TYPE_CHECKING:
     from grump.cache.completions import CompletionCache
+    from grump.jobs.deltalog import DeltaLog
     from grump.jobs.embed.service import EmbedService
     from grump.jobs.ended import EndedJobs
     from grump.jobs.leases import Leases
@@ -174,6 +175,25 @@ class Runtime:
         return self._aio_redis.get()
 
     @cached_property
+    def delta_log(self) -> DeltaLog:
+        """Where streamed jobs' deltas go: Redis streams beside the job events, else memory."""
+        from grump.jobs.deltalog import MemoryDeltaLog, RedisDeltaLog
+
+        ttl = self.settings.stream_log_ttl_seconds
+        client = self.redis if self.redis is not None else self.broker_redis
+        if client is None:
+            return MemoryDeltaLog(self.job_waiters, ttl)
+        role = "redis" if self.redis is not None else "broker"
+        return RedisDeltaLog(client, lambda: self.aio_redis()[role], ttl)
+
+    def aio_lease_redis(self) -> AsyncRedis | None:
+        """The running loop's client of the Redis the job leases live on; None without leases."""
+        clients = self.aio_redis()
+        if is_redis_url(self.settings.redis_url):
+            return clients.get("redis")
+        return clients.get("broker")
+
+    @cached_property
     def ended_jobs(self) -> EndedJobs:
         """This process's callers waiting for jobs to end, answered by batched ledger reads."""
         from grump.jobs.ended import EndedJobs
@@ -270,6 +290,7 @@ class Runtime:
         service = self.__dict__.pop("embed_service", None)
         if service is not None:
             service.close()
+        self.__dict__.pop("delta_log", None)
         ended = self.__dict__.pop("ended_jobs", None)
         if ended is not None:
             ended.close()

@@ -154,6 +154,22 @@ class Settings(BaseSettings):
         5.0, gt=0, description="a waiting caller reads the ledger this often, events or not"
     )
 
+    # Streamed complete jobs: deltas go through a per-job log (Redis stream, or memory embedded)
+    stream_flush_ms: float = Field(
+        5.0, ge=0, description="deltas coming within this many ms share one Redis write"
+    )
+    stream_recheck_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="a streaming caller re-reads the log and the worker's lease this often",
+    )
+    stream_log_ttl_seconds: int = Field(
+        3600, ge=60, description="a job's delta log is kept this long after its last write"
+    )
+    stream_on_disconnect: Literal["finish", "cancel"] = Field(
+        "finish", description="a streaming caller left: run the job to its end, or cancel it"
+    )
+
     # Embedding batching (GPU worker): texts of many jobs share provider calls
     embed_batch_max_jobs: int = Field(
         256, ge=1, description="most embed jobs claimed and recorded as one batch"

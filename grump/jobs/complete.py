@@ -1,25 +1,96 @@
 """A complete job: the completion cache first, then the routed model, or the other tier's.
 
-``call_provider`` is pure of the ledger: it sends one request and prices the
-answer. ``run_complete`` adds what a worker does around it: a cache lookup, a
-fallback to the other tier when the routed provider is down, and storing the
-answer under the model that gave it.
+``call_provider`` sends one request and prices the answer; a job that asked to
+stream is streamed from the provider, each delta written to the job's log as it
+comes (``grump.jobs.deltas``), and is otherwise the same job: one answer, one
+result, one cost. ``run_complete`` adds what a worker does around it: a cache
+lookup, a fallback to the other tier when the routed provider is down (before
+the first delta only: after it the caller has part of an answer, so the job
+fails or retries as a whole), and storing the answer under the model that gave it.
+
+A streamed job whose caller left (``GRUMP_STREAM_ON_DISCONNECT=cancel``) and that
+no other caller joined stops between deltas: the provider's stream is closed and
+``Cancelled`` carries what it billed (the whole input, the output so far).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
 
 from grump.cache.completions import CachedAnswer, hit_outcome
-from grump.errors import ProviderTransient
+from grump.errors import ProviderError, ProviderTransient
+from grump.jobs.deltas import DeltaWriter
 from grump.jobs.models import Claimed, CompleteInput, Outcome
-from grump.providers.base import ChatProvider, ChatRequest
+from grump.ledger.db import session_scope
+from grump.ledger.models import Job
+from grump.providers.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, estimate_tokens
 from grump.providers.registry import fallback_model, is_rate_limited
-from grump.routing.pricing import PriceCatalogue, estimate_max_cost
+from grump.routing.pricing import MESSAGE_OVERHEAD_TOKENS, PriceCatalogue, estimate_max_cost
 from grump.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    """A streamed job stopped because its caller left: ``outcome`` is what the provider billed."""
+
+    def __init__(self, outcome: Outcome, deltas: int) -> None:
+        super().__init__(f"cancelled after {deltas} deltas")
+        self.outcome = outcome
+        self.deltas = deltas
+
+
+def result_of(answer: ChatResult) -> dict[str, Any]:
+    """A provider's answer as the job's result (the shape every front door reads)."""
+    result: dict[str, Any] = {
+        "content": answer.content,
+        "model": answer.model,
+        "finish_reason": answer.finish_reason,
+        "usage": {
+            "prompt_tokens": answer.tokens_in,
+            "completion_tokens": answer.tokens_out,
+            "cache_read_input_tokens": answer.tokens_cache_read,
+            "cache_creation_input_tokens": answer.tokens_cache_write,
+        },
+    }
+    if answer.tool_calls:
+        result["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in answer.tool_calls
+        ]
+    return result
+
+
+def price_answer(
+    answer: ChatResult, model: str, catalogue: PriceCatalogue, premium_model: str
+) -> Outcome:
+    """The outcome of an answer: its cost (prompt-cache reads and writes at their prices), its baseline
+    (the premium model at full input price) and what the cache reads saved."""
+    price = catalogue.price(model)
+    read, write = answer.tokens_cache_read, answer.tokens_cache_write
+    cost = price.cost(
+        answer.tokens_in, answer.tokens_out, cached_tokens_in=read, cache_write_tokens=write
+    )
+    baseline = catalogue.price(premium_model).cost(answer.tokens_in, answer.tokens_out)
+    saved = price.cost(read) - price.cost(read, cached_tokens_in=read)
+    return Outcome(
+        result=result_of(answer),
+        model=model,
+        provider=answer.provider,
+        tokens_in=answer.tokens_in,
+        tokens_out=answer.tokens_out,
+        cost=cost,
+        baseline_cost=max(baseline, cost),
+        tokens_cache_read=read,
+        tokens_cache_write=write,
+        provider_cache_savings=max(Decimal(0), saved),
+    )
 
 
 def call_provider(
@@ -28,26 +99,79 @@ def call_provider(
     provider: ChatProvider,
     catalogue: PriceCatalogue,
     premium_model: str,
+    writer: DeltaWriter | None = None,
 ) -> Outcome:
-    """Send the request to ``provider`` and price its answer against the premium baseline."""
+    """Send the request to ``provider`` (streamed into ``writer`` when given) and price its answer."""
     request = ChatRequest(model=model, input=payload)
-    answer = provider.complete(request)
-    cost = catalogue.price(model).cost(answer.tokens_in, answer.tokens_out)
-    baseline = catalogue.price(premium_model).cost(answer.tokens_in, answer.tokens_out)
-    return Outcome(
-        result={
-            "content": answer.content,
-            "model": answer.model,
-            "finish_reason": answer.finish_reason,
-            "usage": {"prompt_tokens": answer.tokens_in, "completion_tokens": answer.tokens_out},
-        },
-        model=model,
-        provider=answer.provider,
-        tokens_in=answer.tokens_in,
-        tokens_out=answer.tokens_out,
-        cost=cost,
-        baseline_cost=max(baseline, cost),
+    if writer is None:
+        answer = provider.complete(request)
+    else:
+        answer = _streamed(provider, request, writer, catalogue, premium_model)
+    return price_answer(answer, model, catalogue, premium_model)
+
+
+def _streamed(
+    provider: ChatProvider,
+    request: ChatRequest,
+    writer: DeltaWriter,
+    catalogue: PriceCatalogue,
+    premium_model: str,
+) -> ChatResult:
+    """The provider's stream written to the log as it comes; its closing answer."""
+    items: Iterator[ChatDelta | ChatResult] = provider.stream(request)
+    given: list[ChatDelta] = []
+    try:
+        for item in items:
+            if isinstance(item, ChatResult):
+                return item
+            writer.add(item)
+            given.append(item)
+            if writer.cancel_requested and writer.may_cancel():
+                partial = _partial(request, given, provider.name)
+                raise Cancelled(
+                    price_answer(partial, request.model, catalogue, premium_model), len(given)
+                )
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # an early close closes the upstream connection
+        writer.flush()
+    raise ProviderError(f"{provider.name}: the stream ended without its answer")
+
+
+def _partial(request: ChatRequest, given: list[ChatDelta], provider: str) -> ChatResult:
+    """What a stream cut short was billed: its whole input, the output it produced so far."""
+    text = "".join(d.text for d in given)
+    arguments = "".join(d.tool_arguments + (d.tool_name or "") for d in given)
+    tokens_in = sum(estimate_tokens(m.text()) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
+    return ChatResult(
+        content=text,
+        model=request.model,
+        tokens_in=tokens_in,
+        tokens_out=estimate_tokens(text) + estimate_tokens(arguments),
+        finish_reason="cancelled",
+        provider=provider,
     )
+
+
+def _writer(runtime: Runtime, job: Claimed) -> DeltaWriter:
+    """The log writer of this run of a streamed job, its attempt marked."""
+    flush = runtime.settings.stream_flush_ms / 1000
+    writer = DeltaWriter(runtime.delta_log, job.id, flush, lambda: _may_cancel(runtime, job))
+    leases = runtime.leases
+    writer.begin(leases.claimer if leases is not None else "")
+    return writer
+
+
+def _may_cancel(runtime: Runtime, job: Claimed) -> bool:
+    """Whether the job may stop for its departed caller: no other caller joined it."""
+    with session_scope(runtime.sessions) as session:
+        joined = session.scalar(select(Job.coalesced_count).where(Job.id == job.id))
+    if joined:
+        log.info("job %s: its caller left, but %d others joined it; it runs on", job.id, joined)
+        runtime.delta_log.forget_cancel(job.id)
+        return False
+    return True
 
 
 def run_complete(runtime: Runtime, job: Claimed) -> Outcome:
@@ -55,16 +179,26 @@ def run_complete(runtime: Runtime, job: Claimed) -> Outcome:
     settings = runtime.settings
     payload = CompleteInput.model_validate(job.input)
     model = job.model or settings.economy_model
+    writer = _writer(runtime, job) if payload.stream else None
     cache = runtime.completion_cache
     if cache is not None:
         found = cache.lookup(job.tenant, model, payload)
         if found is not None:
             return hit_outcome(found.answer, runtime.catalogue, settings.premium_model)
-    outcome = _call_with_fallback(runtime, job, payload, model)
+    if writer is not None and writer.cancel_requested and writer.may_cancel():
+        raise Cancelled(_nothing(runtime, model), 0)  # the caller left before it ran
+    outcome = _call_with_fallback(runtime, job, payload, model, writer)
     if cache is not None:
         # Under the model that answered: a fallback answer never serves the routed model.
         cache.store(job.tenant, outcome.model, payload, CachedAnswer.of(outcome))
     return outcome
+
+
+def _nothing(runtime: Runtime, model: str) -> Outcome:
+    """The outcome of a job stopped before any provider call: nothing billed."""
+    zero = Decimal(0)
+    result = {"content": "", "model": model, "finish_reason": "cancelled"}
+    return Outcome(result, model, runtime.chat(model).name, 0, 0, zero, zero)
 
 
 def _fallback_for(runtime: Runtime, job: Claimed, payload: CompleteInput, model: str) -> str | None:
@@ -81,19 +215,24 @@ def _fallback_for(runtime: Runtime, job: Claimed, payload: CompleteInput, model:
 
 
 def _call_with_fallback(
-    runtime: Runtime, job: Claimed, payload: CompleteInput, model: str
+    runtime: Runtime,
+    job: Claimed,
+    payload: CompleteInput,
+    model: str,
+    writer: DeltaWriter | None,
 ) -> Outcome:
     settings, catalogue = runtime.settings, runtime.catalogue
+    premium = settings.premium_model
     try:
-        return call_provider(payload, model, runtime.chat(model), catalogue, settings.premium_model)
+        return call_provider(payload, model, runtime.chat(model), catalogue, premium, writer)
     except ProviderTransient as exc:
+        if writer is not None and writer.sent:
+            raise  # part of an answer went out: the job runs again whole, on its own model
         other = None if is_rate_limited(exc) else _fallback_for(runtime, job, payload, model)
         if other is None:
             raise
         log.warning("job %s: %s is down (%s); falling back to %s", job.id, model, exc, other)
-        outcome = call_provider(
-            payload, other, runtime.chat(other), catalogue, settings.premium_model
-        )
+        outcome = call_provider(payload, other, runtime.chat(other), catalogue, premium, writer)
     routing = {**(job.routing or {}), "model": other, "reason": f"fallback:{model}"}
     tier = catalogue.price(other).tier
     return replace(outcome, tier=tier, routing={**routing, "tier": tier})

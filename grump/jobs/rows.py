@@ -173,6 +173,32 @@ def finish(session: Session, job: Job, outcome: Outcome) -> bool:
     return True
 
 
+def cancel_running(session: Session, job: Job, outcome: Outcome, error: dict[str, Any]) -> bool:
+    """Record a running job stopped mid-call as cancelled, charged ``outcome`` (what was billed).
+
+    Like ``finish``: one conditional UPDATE, its one cost event and the hold
+    settled in the same transaction; False when the job was already final.
+    """
+    now = utcnow()
+    values = {
+        **finish_values(job, outcome, now),
+        "status": JobStatus.CANCELLED.value,
+        "error": error,
+    }
+    changed = rowcount(
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.RUNNING.value)
+            .values(**values)
+        )
+    )
+    if not changed:
+        return False
+    session.add(cost_event(job, outcome, now))
+    holds.settle(session, job.id, outcome.cost)
+    return True
+
+
 def fail(session: Session, job_id: uuid.UUID, error: dict[str, Any]) -> bool:
     """Mark a job failed with ``error`` and release its holds; False when it was already final."""
     changed = rowcount(

@@ -17,7 +17,7 @@ from grump import metrics
 from grump.errors import GrumpError, TransientError
 from grump.jobs import rows
 from grump.jobs.claims import claim_jobs, give_back, release_leases
-from grump.jobs.complete import run_complete
+from grump.jobs.complete import Cancelled, run_complete
 from grump.jobs.models import Claimed, JobKind, Outcome, ParseInput
 from grump.jobs.parse import run_parse
 from grump.ledger.db import session_scope, utcnow
@@ -33,6 +33,7 @@ class Step(StrEnum):
     SUCCEEDED = "succeeded"
     SKIPPED = "skipped"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 def _claim(runtime: Runtime, job_id: uuid.UUID) -> Claimed | None:
@@ -78,6 +79,27 @@ def _record(runtime: Runtime, job_id: uuid.UUID, outcome: Outcome) -> bool:
     return recorded
 
 
+def _record_cancelled(runtime: Runtime, job_id: uuid.UUID, stopped: Cancelled) -> bool:
+    """Record a streamed job its caller left as cancelled, charged what its provider billed."""
+    error = {
+        "code": "cancelled",
+        "message": f"the streaming caller left; stopped after {stopped.deltas} deltas",
+    }
+    with session_scope(runtime.sessions) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return False
+        recorded = rows.cancel_running(session, job, stopped.outcome, error)
+        kind, tier = job.kind, job.tier
+    if recorded:
+        runtime.job_waiters.announce_final([job_id])
+        metrics.JOBS_FINISHED.labels(kind, tier, "cancelled").inc()
+        metrics.LLM_COST_USD.labels(stopped.outcome.model, tier, kind).inc(
+            float(stopped.outcome.cost)
+        )
+    return recorded
+
+
 def observe_success(kind: str, tier: str, outcome: Outcome, latency: float) -> None:
     """Count a recorded job in the metrics: its latency, its cost and what it saved."""
     metrics.JOBS_FINISHED.labels(kind, tier, "succeeded").inc()
@@ -102,6 +124,8 @@ def process_job(runtime: Runtime, job_id: uuid.UUID) -> Step:
     try:
         outcome = execute(runtime, job)
         return Step.SUCCEEDED if _record(runtime, job_id, outcome) else Step.SKIPPED
+    except Cancelled as stopped:
+        return Step.CANCELLED if _record_cancelled(runtime, job_id, stopped) else Step.SKIPPED
     except TransientError:
         if job.kind is not JobKind.PARSE:
             give_back(runtime, job_id)

@@ -15,39 +15,55 @@ A complete job's result, as the worker records it and every front door reads it:
                "completion_tokens": int,
                "cache_read_input_tokens": int, "cache_creation_input_tokens": int}}
 
-This first version waits for the job's end and replays its recorded answer as
-deltas (what a caller joining a finished or cached answer gets).
+The deltas come from the job's log (``grump.jobs.deltalog``), read from its
+start: a caller that joined an identical job in flight gets the whole stream.
+The log is read again on each ``delta`` event and every
+``GRUMP_STREAM_RECHECK_SECONDS`` (a lost event costs that much, no more); the
+ledger only when the job ends (``grump.jobs.ended``, batched), never per delta.
+An answer that was not streamed (a cache hit, an identical job that was not
+asked to stream) is replayed whole from the recorded result at its end, as is
+whatever part of a streamed answer the log missed.
+
+The stream breaks (``worker_lost``) when deltas were given and the run that
+made them is gone: its lease is no longer its claimer's, or a new run of the
+job marked itself in the log. The job is run again and charged once; the
+caller, who cannot take back what it was given, is told.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+
+from grump.jobs.deltalog import START, Entry, TextDelta, ToolCallDelta
+from grump.jobs.events import JobEvent
+from grump.jobs.leases import lease_key
+from grump.jobs.models import JobStatus
 from grump.jobs.waiters import await_final
 from grump.ledger.models import Job
 
 if TYPE_CHECKING:
     from grump.runtime import Runtime
 
+__all__ = [
+    "StreamBroken",
+    "StreamEnded",
+    "StreamItem",
+    "TextDelta",
+    "ToolCallDelta",
+    "caller_left",
+    "deltas_of_result",
+    "follow",
+]
 
-@dataclass(frozen=True)
-class TextDelta:
-    """A piece of the answer's text."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolCallDelta:
-    """A piece of one tool call: its id and name come with its first piece, then argument fragments."""
-
-    index: int
-    arguments: str = ""
-    id: str | None = None
-    name: str | None = None
+# How long a follower that saw its run's lease go waits for the ledger to say the job ended.
+_CONFIRM_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -69,38 +85,176 @@ class StreamBroken:
 StreamItem = TextDelta | ToolCallDelta | StreamEnded | StreamBroken
 
 
+class Seen:
+    """What one follower has read of a job's log and given its caller (pure: no I/O)."""
+
+    def __init__(self) -> None:
+        self.last_id = START
+        self.attempt: str | None = None
+        self.claimer: str | None = None
+        self.restarted = False
+        self.text: list[str] = []
+        self.tools: dict[int, list[str]] = {}  # index -> argument fragments given
+
+    @property
+    def given(self) -> bool:
+        """Whether any delta went to the caller."""
+        return bool(self.text or self.tools)
+
+    def take(self, entries: list[Entry]) -> list[TextDelta | ToolCallDelta]:
+        """The deltas of ``entries`` to give, in order; ``restarted`` when a new run replaced ours."""
+        if not entries:
+            return []
+        self.last_id = entries[-1].id
+        if not self.given:
+            # Nothing given yet: only the latest run's deltas matter.
+            markers = [i for i, e in enumerate(entries) if e.attempt is not None]
+            entries = entries[markers[-1] :] if markers else entries
+        out: list[TextDelta | ToolCallDelta] = []
+        for entry in entries:
+            if entry.attempt is not None:
+                if self.given and entry.attempt != self.attempt:
+                    self.restarted = True
+                    return out
+                self.attempt, self.claimer = entry.attempt, entry.claimer or None
+                continue
+            for piece in entry.pieces:
+                self._note(piece)
+                out.append(piece)
+        return out
+
+    def _note(self, piece: TextDelta | ToolCallDelta) -> None:
+        if isinstance(piece, TextDelta):
+            self.text.append(piece.text)
+        else:
+            self.tools.setdefault(piece.index, []).append(piece.arguments)
+
+    def rest_of(self, result: dict[str, Any]) -> list[TextDelta | ToolCallDelta] | None:
+        """What of the recorded ``result`` was not given yet; None when what was given differs."""
+        rest: list[TextDelta | ToolCallDelta] = []
+        content, given = str(result.get("content") or ""), "".join(self.text)
+        if not content.startswith(given):
+            return None
+        if len(content) > len(given):
+            rest.append(TextDelta(content[len(given) :]))
+        calls = list(result.get("tool_calls") or ())
+        if any(index >= len(calls) for index in self.tools):
+            return None
+        for index, call in enumerate(calls):
+            function = call.get("function") or {}
+            arguments = str(function.get("arguments", ""))
+            fragments = self.tools.get(index)
+            if fragments is None:
+                rest.append(ToolCallDelta(index, arguments, call.get("id"), function.get("name")))
+                continue
+            sent = "".join(fragments)
+            if not arguments.startswith(sent):
+                return None
+            if len(arguments) > len(sent):
+                rest.append(ToolCallDelta(index, arguments[len(sent) :]))
+        return rest
+
+
 def deltas_of_result(result: dict[str, Any]) -> list[TextDelta | ToolCallDelta]:
     """A recorded answer as the deltas that would have produced it, whole."""
-    pieces: list[TextDelta | ToolCallDelta] = []
-    if result.get("content"):
-        pieces.append(TextDelta(str(result["content"])))
-    for index, call in enumerate(result.get("tool_calls") or ()):
-        function = call.get("function") or {}
-        pieces.append(
-            ToolCallDelta(
-                index=index,
-                arguments=str(function.get("arguments", "")),
-                id=call.get("id"),
-                name=function.get("name"),
-            )
-        )
-    return pieces
+    return Seen().rest_of(result) or []
 
 
 async def follow(
     runtime: Runtime, job_id: uuid.UUID, timeout_seconds: float
 ) -> AsyncIterator[StreamItem]:
     """The job's deltas as they come, then its end (or why there is none)."""
-    job = await await_final(runtime, job_id, timeout_seconds)
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+
+    def wake(_: JobEvent | None) -> None:
+        loop.call_soon_threadsafe(woken.set)
+
+    token = runtime.job_waiters.watch(job_id, wake)
+    ended = asyncio.ensure_future(await_final(runtime, job_id, timeout_seconds))
+    ended.add_done_callback(lambda _: woken.set())
+    seen, recheck = Seen(), runtime.settings.stream_recheck_seconds
+    try:
+        while True:
+            for piece in seen.take(await runtime.delta_log.read(job_id, seen.last_id)):
+                yield piece
+            if seen.restarted:
+                yield _lost(job_id, "its run was replaced by a new one")
+                return
+            if ended.done():
+                async for item in _finish(runtime, job_id, seen, ended.result()):
+                    yield item
+                return
+            woken.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), recheck)
+            if not woken.is_set() and seen.given and await _run_gone(runtime, job_id, seen):
+                job = await runtime.ended_jobs.await_ended(job_id, _CONFIRM_SECONDS)
+                if job is None:
+                    yield _lost(job_id, "the worker running it is gone")
+                    return
+                async for item in _finish(runtime, job_id, seen, job):
+                    yield item
+                return
+    finally:
+        runtime.job_waiters.unwatch(job_id, token)
+        ended.cancel()
+
+
+async def _finish(
+    runtime: Runtime, job_id: uuid.UUID, seen: Seen, job: Job | None
+) -> AsyncIterator[StreamItem]:
+    """The log's last entries, what of the answer they missed, then the end."""
     if job is None:
         yield StreamBroken(job_id, "timeout", f"job {job_id} is still running")
         return
-    if job.result is not None:
-        for piece in deltas_of_result(job.result):
+    for piece in seen.take(await runtime.delta_log.read(job_id, seen.last_id)):
+        yield piece
+    if seen.restarted:
+        yield _lost(job_id, "its run was replaced by a new one")
+        return
+    if job.status == JobStatus.SUCCEEDED.value and job.result is not None:
+        rest = seen.rest_of(job.result)
+        if rest is None:
+            yield _lost(job_id, "the answer recorded is not the one streamed")
+            return
+        for piece in rest:
             yield piece
     yield StreamEnded(job)
 
 
+async def _run_gone(runtime: Runtime, job_id: uuid.UUID, seen: Seen) -> bool:
+    """Whether the lease of the job is no longer held by the claimer whose run we followed."""
+    client = runtime.aio_lease_redis()
+    if client is None or not seen.claimer:
+        return False
+    try:
+        holder = await client.get(lease_key(job_id))
+    except (RedisError, OSError):
+        return False  # Redis cannot tell: wait on, as for a lost event
+    if isinstance(holder, bytes):
+        holder = holder.decode()
+    return holder != seen.claimer
+
+
+def _lost(job_id: uuid.UUID, why: str) -> StreamBroken:
+    return StreamBroken(
+        job_id,
+        "worker_lost",
+        f"job {job_id} stopped mid-stream: {why}; it runs again and is charged once, "
+        "send the request again for its whole answer",
+    )
+
+
 async def caller_left(runtime: Runtime, job_id: uuid.UUID) -> None:
-    """The streaming caller of ``job_id`` went away before its end."""
-    del runtime, job_id  # the job runs to its end, and is recorded and charged once
+    """The streaming caller of ``job_id`` went away before its end.
+
+    With ``GRUMP_STREAM_ON_DISCONNECT=finish`` (the default) the job runs to its
+    end, its answer cached, recorded and charged once. With ``cancel`` its
+    worker is asked to stop: it closes the provider's stream and records the job
+    cancelled, charged what the provider billed, unless other callers joined it.
+    """
+    if runtime.settings.stream_on_disconnect != "cancel":
+        return
+    with contextlib.suppress(RedisError, OSError):
+        await runtime.delta_log.request_cancel(job_id)

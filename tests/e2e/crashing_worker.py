@@ -18,12 +18,13 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import grump.jobs.run
 import grump.runtime
 from grump.cli import main
-from grump.providers.base import ChatProvider, ChatRequest, ChatResult
+from grump.providers.base import ChatDelta, ChatProvider, ChatRequest, ChatResult
 
 REAL_PARSE = grump.jobs.run.run_parse
 EXIT_HARD = "EXIT HARD"
@@ -39,9 +40,14 @@ class CrashingChat:
         self.name = inner.name
 
     def complete(self, request: ChatRequest) -> ChatResult:
-        if EXIT_HARD in request.messages[-1].content:
+        if EXIT_HARD in request.messages[-1].text():
             os._exit(70)
         return self.inner.complete(request)
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
+        if EXIT_HARD in request.messages[-1].text():
+            os._exit(70)
+        return self.inner.stream(request)
 
 
 def _resident_bytes() -> int:
