@@ -45,7 +45,7 @@ from grump.jobs.deltalog import START, Entry, TextDelta, ToolCallDelta
 from grump.jobs.events import JobEvent
 from grump.jobs.leases import lease_key
 from grump.jobs.models import JobStatus
-from grump.jobs.waiters import await_final
+from grump.jobs.waiters import await_final, load_ended
 from grump.ledger.models import Job
 
 if TYPE_CHECKING:
@@ -61,9 +61,6 @@ __all__ = [
     "deltas_of_result",
     "follow",
 ]
-
-# How long a follower that saw its run's lease go waits for the ledger to say the job ended.
-_CONFIRM_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -189,7 +186,8 @@ async def follow(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), recheck)
             if not woken.is_set() and seen.given and await _run_gone(runtime, job_id, seen):
-                job = await runtime.ended_jobs.await_ended(job_id, _CONFIRM_SECONDS)
+                # The lease also goes when the run ends: the ledger says which (a rare read).
+                job = (await asyncio.to_thread(load_ended(runtime), [job_id])).get(job_id)
                 if job is None:
                     yield _lost(job_id, "the worker running it is gone")
                     return

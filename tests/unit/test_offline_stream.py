@@ -75,9 +75,7 @@ def test_no_tool_call_after_a_tool_result_or_when_told_none() -> None:
         {
             "role": "assistant",
             "content": None,
-            "tool_calls": [
-                {"id": "call_1", "function": {"name": "read_file", "arguments": "{}"}}
-            ],
+            "tool_calls": [{"id": "call_1", "function": {"name": "read_file", "arguments": "{}"}}],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": "file body"},
     ]
