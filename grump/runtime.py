@@ -182,7 +182,9 @@ class Runtime:
         ttl = self.settings.stream_log_ttl_seconds
         client = self.redis if self.redis is not None else self.broker_redis
         if client is None:
-            return MemoryDeltaLog(self.job_waiters, ttl)
+            # Embedded, jobs run in this process. With a broker elsewhere and no Redis the
+            # log reaches no follower (they get the answer whole at its end): kept a minute.
+            return MemoryDeltaLog(self.job_waiters, ttl if self.settings.broker_url is None else 60)
         role = "redis" if self.redis is not None else "broker"
         return RedisDeltaLog(client, lambda: self.aio_redis()[role], ttl)
 

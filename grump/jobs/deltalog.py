@@ -4,7 +4,8 @@ The log of a job (``grump:deltas:<id>``) is an append-only list of entries: an
 attempt marker written first by each run of the job (its run id and the
 claimer holding the job's lease), then that run's deltas, several pieces to an
 entry when they came within the flush interval. Each append also publishes a
-``delta`` event on the job's channel and reads the job's cancel flag, in the
+``delta`` event on the job's channel, carrying the entry (a follower in step
+applies it without reading the log), and reads the job's cancel flag, in the
 same pipeline: one round trip. The log expires ``GRUMP_STREAM_LOG_TTL_SECONDS``
 after its last write.
 
@@ -65,6 +66,7 @@ class Entry:
     attempt: str | None = None
     claimer: str | None = None
     pieces: tuple[Piece, ...] = ()
+    seq: int = 0  # a delta entry's place in its run (the marker is 0)
 
 
 def log_key(job_id: uuid.UUID) -> str:
@@ -77,20 +79,18 @@ def cancel_key(job_id: uuid.UUID) -> str:
     return f"{CANCEL_PREFIX}{job_id}"
 
 
-def encode_pieces(pieces: Sequence[Piece]) -> bytes:
-    """Pieces as one entry's JSON: ``["t", text]`` or ``["c", index, id, name, arguments]``."""
-    return orjson.dumps(
-        [
-            ["t", p.text] if isinstance(p, TextDelta) else ["c", p.index, p.id, p.name, p.arguments]
-            for p in pieces
-        ]
-    )
+def plain_pieces(pieces: Sequence[Piece]) -> list[list[Any]]:
+    """Pieces as JSON values: ``["t", text]`` or ``["c", index, id, name, arguments]``."""
+    return [
+        ["t", p.text] if isinstance(p, TextDelta) else ["c", p.index, p.id, p.name, p.arguments]
+        for p in pieces
+    ]
 
 
-def decode_pieces(raw: bytes | str) -> tuple[Piece, ...]:
-    """The pieces ``encode_pieces`` wrote; unknown items are skipped."""
+def pieces_of(items: Sequence[Any]) -> tuple[Piece, ...]:
+    """The pieces ``plain_pieces`` made; unknown items are skipped."""
     pieces: list[Piece] = []
-    for item in orjson.loads(raw):
+    for item in items:
         if item[0] == "t":
             pieces.append(TextDelta(str(item[1])))
         elif item[0] == "c":
@@ -107,7 +107,13 @@ def decode_entry(entry_id: Any, fields: dict[Any, Any]) -> Entry:
     named = {_text(k): v for k, v in fields.items()}
     if "a" in named:
         return Entry(_text(entry_id), attempt=_text(named["a"]), claimer=_text(named.get("w", "")))
-    return Entry(_text(entry_id), pieces=decode_pieces(named.get("d", b"[]")))
+    pieces = pieces_of(orjson.loads(named.get("d", b"[]")))
+    return Entry(_text(entry_id), pieces=pieces, seq=int(named.get("n", 0)))
+
+
+def delta_event(job_id: uuid.UUID, attempt: str, seq: int, pieces: list[list[Any]]) -> JobEvent:
+    """The ``delta`` event of an entry, carrying it: a follower in step needs no read."""
+    return JobEvent(job_id, "delta", {"a": attempt, "n": seq, "p": pieces})
 
 
 class DeltaLog(Protocol):
@@ -116,8 +122,8 @@ class DeltaLog(Protocol):
     def begin(self, job_id: uuid.UUID, attempt: str, claimer: str) -> bool:
         """Mark the start of a run of the job (before its first delta); whether a cancel was asked for."""
 
-    def append(self, job_id: uuid.UUID, pieces: Sequence[Piece]) -> bool:
-        """Add one entry of pieces and wake the followers; whether a cancel was asked for."""
+    def append(self, job_id: uuid.UUID, attempt: str, seq: int, pieces: Sequence[Piece]) -> bool:
+        """Add the ``seq``-th entry of the run and wake the followers; whether a cancel was asked for."""
 
     def forget_cancel(self, job_id: uuid.UUID) -> None:
         """Clear a cancel that will not be done (other callers joined the job)."""
@@ -139,11 +145,15 @@ class RedisDeltaLog:
 
     def begin(self, job_id: uuid.UUID, attempt: str, claimer: str) -> bool:
         """Write the attempt marker; whether a cancel was asked for already."""
-        return self._write(job_id, {"a": attempt, "w": claimer})
+        return self._write(
+            job_id, {"a": attempt, "w": claimer}, delta_event(job_id, attempt, 0, [])
+        )
 
-    def append(self, job_id: uuid.UUID, pieces: Sequence[Piece]) -> bool:
-        """XADD, EXPIRE, PUBLISH and EXISTS of the cancel flag: one round trip."""
-        return self._write(job_id, {"d": encode_pieces(pieces)})
+    def append(self, job_id: uuid.UUID, attempt: str, seq: int, pieces: Sequence[Piece]) -> bool:
+        """XADD, EXPIRE, PUBLISH (the entry itself) and EXISTS of the cancel flag: one round trip."""
+        plain = plain_pieces(pieces)
+        fields = {"d": orjson.dumps(plain), "n": seq}
+        return self._write(job_id, fields, delta_event(job_id, attempt, seq, plain))
 
     def forget_cancel(self, job_id: uuid.UUID) -> None:
         """Delete the cancel flag."""
@@ -152,13 +162,13 @@ class RedisDeltaLog:
         except (RedisError, OSError) as exc:
             log.info("cancel flag of job %s not cleared: %s", job_id, exc)
 
-    def _write(self, job_id: uuid.UUID, fields: dict[Any, Any]) -> bool:
+    def _write(self, job_id: uuid.UUID, fields: dict[Any, Any], event: JobEvent) -> bool:
         key = log_key(job_id)
         try:
             pipe = self._client.pipeline(transaction=False)
             pipe.xadd(key, fields)
             pipe.expire(key, self._ttl)
-            pipe.publish(channel_of(job_id), JobEvent(job_id, "delta").encode())
+            pipe.publish(channel_of(job_id), event.encode())
             pipe.exists(cancel_key(job_id))
             answers = pipe.execute()
         except (RedisError, OSError) as exc:
@@ -196,11 +206,13 @@ class MemoryDeltaLog:
 
     def begin(self, job_id: uuid.UUID, attempt: str, claimer: str) -> bool:
         """Write the attempt marker; whether a cancel was asked for already."""
-        return self._add(job_id, lambda n: Entry(n, attempt=attempt, claimer=claimer))
+        marker = delta_event(job_id, attempt, 0, [])
+        return self._add(job_id, lambda n: Entry(n, attempt=attempt, claimer=claimer), marker)
 
-    def append(self, job_id: uuid.UUID, pieces: Sequence[Piece]) -> bool:
+    def append(self, job_id: uuid.UUID, attempt: str, seq: int, pieces: Sequence[Piece]) -> bool:
         """Add the entry, wake this process's followers; whether a cancel was asked for."""
-        return self._add(job_id, lambda n: Entry(n, pieces=tuple(pieces)))
+        event = delta_event(job_id, attempt, seq, plain_pieces(pieces))
+        return self._add(job_id, lambda n: Entry(n, pieces=tuple(pieces), seq=seq), event)
 
     def forget_cancel(self, job_id: uuid.UUID) -> None:
         """Clear the cancel flag."""
@@ -208,7 +220,7 @@ class MemoryDeltaLog:
             if job_id in self._logs:
                 self._logs[job_id].cancel = False
 
-    def _add(self, job_id: uuid.UUID, make: Callable[[str], Entry]) -> bool:
+    def _add(self, job_id: uuid.UUID, make: Callable[[str], Entry], event: JobEvent) -> bool:
         now = time.monotonic()
         with self._lock:
             if job_id not in self._logs:
@@ -217,7 +229,7 @@ class MemoryDeltaLog:
             found.entries.append(make(f"0-{len(found.entries) + 1}"))
             found.expires = now + self._ttl
             cancelled = found.cancel
-        self._waiters.publish([JobEvent(job_id, "delta")])
+        self._waiters.publish([event])
         return cancelled
 
     def _prune(self, now: float) -> None:

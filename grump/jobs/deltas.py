@@ -67,6 +67,7 @@ class DeltaWriter:
         self.cancel_requested = False
         self.sent = 0  # deltas handed to the log
         self.writes = 0  # entries written (the attempt marker included)
+        self.seq = 0  # delta entries written
         self._log = log
         self._allow_cancel = allow_cancel
         self._flush_seconds = flush_seconds
@@ -114,7 +115,8 @@ class DeltaWriter:
         if not self._pending:
             return
         pieces, self._pending = coalesce(self._pending), []
-        if self._log.append(self.job_id, pieces):
+        self.seq += 1
+        if self._log.append(self.job_id, self.attempt, self.seq, pieces):
             self.cancel_requested = True
         self.writes += 1
         self._last_write = time.monotonic()

@@ -17,7 +17,8 @@ A complete job's result, as the worker records it and every front door reads it:
 
 The deltas come from the job's log (``grump.jobs.deltalog``), read from its
 start: a caller that joined an identical job in flight gets the whole stream.
-The log is read again on each ``delta`` event and every
+After that each ``delta`` event carries its entry, applied at once when it is
+the next of the run; the log is read again when one was missed, and every
 ``GRUMP_STREAM_RECHECK_SECONDS`` (a lost event costs that much, no more); the
 ledger only when the job ends (``grump.jobs.ended``, batched), never per delta.
 An answer that was not streamed (a cache hit, an identical job that was not
@@ -35,13 +36,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from grump.jobs.deltalog import START, Entry, TextDelta, ToolCallDelta
+from grump.jobs.deltalog import START, Entry, TextDelta, ToolCallDelta, pieces_of
 from grump.jobs.events import JobEvent
 from grump.jobs.leases import lease_key
 from grump.jobs.models import JobStatus
@@ -90,6 +92,7 @@ class Seen:
         self.attempt: str | None = None
         self.claimer: str | None = None
         self.restarted = False
+        self.seq = 0  # the last delta entry of our run given
         self.text: list[str] = []
         self.tools: dict[int, list[str]] = {}  # index -> argument fragments given
 
@@ -113,12 +116,50 @@ class Seen:
                 if self.given and entry.attempt != self.attempt:
                     self.restarted = True
                     return out
+                if entry.attempt != self.attempt:
+                    self.seq = 0
                 self.attempt, self.claimer = entry.attempt, entry.claimer or None
                 continue
+            if entry.seq and entry.seq <= self.seq:
+                continue  # had from its event already
+            self.seq = max(self.seq, entry.seq)
             for piece in entry.pieces:
                 self._note(piece)
                 out.append(piece)
         return out
+
+    def apply(self, data: dict[str, Any] | None) -> list[TextDelta | ToolCallDelta] | None:
+        """The deltas a ``delta`` event carries when it is the next entry of our run
+        (``[]`` when it was had already); None when the log must be read instead."""
+        if data is None or self.attempt is None or data.get("a") != self.attempt:
+            return None
+        seq = int(data.get("n", 0))
+        if seq <= self.seq:
+            return []
+        if seq != self.seq + 1:
+            return None  # one was missed: the log has it
+        self.seq = seq
+        pieces = list(pieces_of(data.get("p") or ()))
+        for piece in pieces:
+            self._note(piece)
+        return pieces
+
+    def apply_events(
+        self, events: deque[JobEvent | None]
+    ) -> tuple[list[TextDelta | ToolCallDelta], bool]:
+        """The deltas of the queued events, and whether the log must be read for more."""
+        pieces: list[TextDelta | ToolCallDelta] = []
+        read = False
+        while events:
+            event = events.popleft()
+            if event is not None and event.kind == "final":
+                continue  # the end comes from the ledger
+            found = None if read or event is None else self.apply(event.data)
+            if found is None:
+                read = True  # and the events after it are in the log too
+            else:
+                pieces += found
+        return pieces, read
 
     def _note(self, piece: TextDelta | ToolCallDelta) -> None:
         if isinstance(piece, TextDelta):
@@ -162,30 +203,39 @@ async def follow(
 ) -> AsyncIterator[StreamItem]:
     """The job's deltas as they come, then its end (or why there is none)."""
     loop = asyncio.get_running_loop()
-    woken = asyncio.Event()
+    woken, events = asyncio.Event(), deque[JobEvent | None]()
 
-    def wake(_: JobEvent | None) -> None:
+    def wake(event: JobEvent | None) -> None:
+        events.append(event)  # from the listener's thread: the loop is only woken
         loop.call_soon_threadsafe(woken.set)
 
     token = runtime.job_waiters.watch(job_id, wake)
     ended = asyncio.ensure_future(await_final(runtime, job_id, timeout_seconds))
     ended.add_done_callback(lambda _: woken.set())
-    seen, recheck = Seen(), runtime.settings.stream_recheck_seconds
+    seen, recheck, read = Seen(), runtime.settings.stream_recheck_seconds, True
     try:
         while True:
-            for piece in seen.take(await runtime.delta_log.read(job_id, seen.last_id)):
-                yield piece
-            if seen.restarted:
-                yield _lost(job_id, "its run was replaced by a new one")
-                return
+            if read:
+                for piece in seen.take(await runtime.delta_log.read(job_id, seen.last_id)):
+                    yield piece
+                if seen.restarted:
+                    yield _lost(job_id, "its run was replaced by a new one")
+                    return
             if ended.done():
                 async for item in _finish(runtime, job_id, seen, ended.result()):
                     yield item
                 return
             woken.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), recheck)
-            if not woken.is_set() and seen.given and await _run_gone(runtime, job_id, seen):
+            if not events:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), recheck)
+            if events or woken.is_set():
+                pieces, read = seen.apply_events(events)
+                for piece in pieces:
+                    yield piece
+                continue
+            read = True  # a quiet while: read the log, and see whether the run still lives
+            if seen.given and await _run_gone(runtime, job_id, seen):
                 # The lease also goes when the run ends: the ledger says which (a rare read).
                 job = (await asyncio.to_thread(load_ended(runtime), [job_id])).get(job_id)
                 if job is None:
