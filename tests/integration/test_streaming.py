@@ -22,8 +22,9 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from grump.errors import ProviderTransient
 from grump.jobs.deltalog import log_key
-from grump.jobs.stream import StreamEnded, TextDelta, caller_left, follow
+from grump.jobs.stream import StreamBroken, StreamEnded, TextDelta, caller_left, follow
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
 from grump.money import budgets
@@ -275,3 +276,47 @@ def test_nothing_of_a_finished_job_stays_in_redis_for_ever(stack: Stack) -> None
     assert all(0 < client.ttl(k) <= stack.settings.stream_log_ttl_seconds for k in keys)
     with stack.runtime.sessions() as session:
         assert session.scalar(select(Job.status)) == "succeeded"
+
+
+class FailsMidStream(Gated):
+    """The first stream fails after two deltas (once the follower has one); the next runs whole."""
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
+        self.streams += 1
+        for index, item in enumerate(self.inner.stream(request)):
+            if self.streams == 1 and index == 2:
+                assert self.gate.wait(20), "the follower never had its first delta"
+                raise ProviderTransient("upstream reset mid-stream")
+            yield item
+
+
+def test_a_stream_failing_mid_answer_runs_again_whole_and_the_follower_sees_the_restart(
+    settings: Settings,
+) -> None:
+    stack = Stack(settings.model_copy(update={"task_max_retries": 1}))
+    try:
+        chat = FailsMidStream()
+        for model in (stack.settings.economy_model, stack.settings.premium_model):
+            stack.runtime._chat[model] = chat
+        with stack.worker():
+            job_id = str(stack.submit(_streamed("fail in the middle, then again"))["id"])
+
+            async def opened(follower: Runtime, items: list[Any]) -> None:
+                chat.gate.set()
+
+            items = _follow(stack.settings, job_id, opened)
+            done = stack.wait(job_id)
+
+            async def nothing(follower: Runtime, items: list[Any]) -> None:
+                return None
+
+            replay = _follow(stack.settings, job_id, nothing)
+        assert isinstance(items[0], TextDelta) and isinstance(items[-1], StreamBroken)
+        assert items[-1].code == "worker_lost"
+        # No fallback after the first delta: the same model ran it again, whole, charged once.
+        assert done["status"] == "succeeded" and done["attempts"] == 2 and chat.streams == 2
+        assert done["model"] == _job(stack, job_id).model and "fallback" not in str(done["routing"])
+        assert _text(replay) == done["result"]["content"] and isinstance(replay[-1], StreamEnded)
+        assert len(stack.cost_events(job_id)) == 1
+    finally:
+        stack.close()
