@@ -32,6 +32,7 @@ from grump.ledger.models import Job
 from grump.providers.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, estimate_tokens
 from grump.providers.registry import fallback_model, is_rate_limited
 from grump.routing.pricing import MESSAGE_OVERHEAD_TOKENS, PriceCatalogue, estimate_max_cost
+from grump.routing.prompt_cache import prepare_for_provider
 from grump.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,10 @@ def _call_with_fallback(
     settings, catalogue = runtime.settings, runtime.catalogue
     premium = settings.premium_model
     try:
-        return call_provider(payload, model, runtime.chat(model), catalogue, premium, writer)
+        # Claude gets grump's prompt-cache breakpoints when the client sent none; the
+        # completion cache and the ledger keep the request as the client sent it.
+        sent = prepare_for_provider(runtime, model, payload, job.tenant)
+        return call_provider(sent, model, runtime.chat(model), catalogue, premium, writer)
     except ProviderTransient as exc:
         if writer is not None and writer.sent:
             raise  # part of an answer went out: the job runs again whole, on its own model
@@ -232,7 +236,8 @@ def _call_with_fallback(
         if other is None:
             raise
         log.warning("job %s: %s is down (%s); falling back to %s", job.id, model, exc, other)
-        outcome = call_provider(payload, other, runtime.chat(other), catalogue, premium, writer)
+        sent = prepare_for_provider(runtime, other, payload, job.tenant)
+        outcome = call_provider(sent, other, runtime.chat(other), catalogue, premium, writer)
     routing = {**(job.routing or {}), "model": other, "reason": f"fallback:{model}"}
     tier = catalogue.price(other).tier
     return replace(outcome, tier=tier, routing={**routing, "tier": tier})

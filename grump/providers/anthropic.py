@@ -8,8 +8,8 @@ the answer and the event stream in ``grump.providers.anthropic_answers``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Self
+from collections.abc import Iterator, Mapping
+from typing import Any, Self
 
 import httpx
 
@@ -32,6 +32,29 @@ __all__ = [
     "messages_payload",
     "parse_messages_response",
 ]
+
+
+# The 1-hour prompt-cache TTL was introduced behind this beta; sent only when a
+# breakpoint asks for it, so an ordinary request carries no beta at all.
+EXTENDED_CACHE_TTL_BETA = "extended-cache-ttl-2025-04-11"
+
+
+def beta_headers(payload: Mapping[str, Any]) -> dict[str, str] | None:
+    """The ``anthropic-beta`` header a Messages body needs: the 1-hour cache TTL's, or none."""
+    if _asks_long_ttl(payload):
+        return {"anthropic-beta": EXTENDED_CACHE_TTL_BETA}
+    return None
+
+
+def _asks_long_ttl(value: object) -> bool:
+    if isinstance(value, dict):
+        control = value.get("cache_control")
+        if isinstance(control, dict) and control.get("ttl") == "1h":
+            return True
+        return any(_asks_long_ttl(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_asks_long_ttl(item) for item in value)
+    return False
 
 
 def anthropic_base_url(url: str) -> str:
@@ -67,10 +90,12 @@ class AnthropicChat:
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """The model's reply to ``request`` from ``POST /v1/messages``, with retries on transient failures."""
+        payload = messages_payload(request)
         return self._http.post_json(
             "v1/messages",
-            messages_payload(request),
+            payload,
             lambda data: parse_messages_response(data, request),
+            beta_headers(payload),
         )
 
     def stream(self, request: ChatRequest) -> Iterator[ChatDelta | ChatResult]:
@@ -78,10 +103,12 @@ class AnthropicChat:
 
         Retried only until the first delta; closing the iterator closes the response.
         """
+        payload = messages_payload(request, stream=True)
         return self._http.post_stream(
             "v1/messages",
-            messages_payload(request, stream=True),
+            payload,
             lambda lines: read_messages_stream(parse_sse(lines), request),
+            beta_headers(payload),
         )
 
     def close(self) -> None:

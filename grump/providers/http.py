@@ -155,7 +155,11 @@ class JsonHttpClient:
         )
 
     def post_json(
-        self, path: str, payload: Mapping[str, Any], decode: Callable[[dict[str, Any]], T]
+        self,
+        path: str,
+        payload: Mapping[str, Any],
+        decode: Callable[[dict[str, Any]], T],
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """POST ``payload`` to ``path`` (relative to the base URL), with retries; ``decode`` reads the answer.
 
@@ -174,16 +178,18 @@ class JsonHttpClient:
             before_sleep=_log_retry,
             reraise=True,
         )
-        data = retrying(self._post_once, path, payload)
+        data = retrying(self._post_once, path, payload, headers)
         try:
             return decode(data)
         except ProviderError:
             self._count_failure("malformed")
             raise
 
-    def _post_once(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def _post_once(
+        self, path: str, payload: Mapping[str, Any], headers: Mapping[str, str] | None
+    ) -> dict[str, Any]:
         try:
-            response = self._client.post(path, json=payload)
+            response = self._client.post(path, json=payload, headers=headers)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from exc
         if not response.is_success:
@@ -200,6 +206,7 @@ class JsonHttpClient:
         path: str,
         payload: Mapping[str, Any],
         read: Callable[[Iterator[str]], Iterator[T]],
+        headers: Mapping[str, str] | None = None,
     ) -> Iterator[T]:
         """POST ``payload`` and yield what ``read`` makes of the answer's lines, as they arrive.
 
@@ -215,7 +222,7 @@ class JsonHttpClient:
             attempt += 1
             yielded = False
             try:
-                with self._open_stream(path, payload) as response:
+                with self._open_stream(path, payload, headers) as response:
                     for item in self._read(response, read):
                         yielded = True
                         yield item
@@ -238,9 +245,11 @@ class JsonHttpClient:
         return attempt < self.retry.attempts and not beyond_cap
 
     @contextmanager
-    def _open_stream(self, path: str, payload: Mapping[str, Any]) -> Iterator[httpx.Response]:
+    def _open_stream(
+        self, path: str, payload: Mapping[str, Any], headers: Mapping[str, str] | None
+    ) -> Iterator[httpx.Response]:
         try:
-            request = self._client.build_request("POST", path, json=payload)
+            request = self._client.build_request("POST", path, json=payload, headers=headers)
             response = self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from exc

@@ -157,3 +157,12 @@ def test_more_than_four_breakpoints_are_refused_as_anthropic_refuses_them(
     parts = [{"type": "text", "text": f"part {i}", "cache_control": EPHEMERAL} for i in range(5)]
     with pytest.raises(ProviderError, match="A maximum of 4 blocks with cache_control"):
         ask(fake, {"role": "user", "content": parts})
+
+
+def test_the_one_hour_ttl_beta_is_asked_for_only_when_a_breakpoint_uses_it() -> None:
+    from grump.providers.anthropic import EXTENDED_CACHE_TTL_BETA, beta_headers
+
+    short = {"system": [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}]}
+    long = {"messages": [{"content": [{"cache_control": {"type": "ephemeral", "ttl": "1h"}}]}]}
+    assert beta_headers(short) is None and beta_headers({}) is None
+    assert beta_headers(long) == {"anthropic-beta": EXTENDED_CACHE_TTL_BETA}
