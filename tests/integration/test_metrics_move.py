@@ -179,6 +179,17 @@ def run_the_same_job_twice(world: World) -> None:
     assert world.nim.call_count == 1
 
 
+def reread_a_cached_claude_prefix(world: World) -> None:
+    """Two Claude calls sharing a long system prompt: the second reads it from the prompt cache."""
+    system = "You review code for a payments team. " + "Be exact about money. " * 300
+    with world.stack.worker():
+        for question in ("first question", "second question"):
+            body = complete(question, model=PREMIUM)
+            body["input"]["messages"].insert(0, {"role": "system", "content": system})
+            assert world.stack.run(body)["status"] == "succeeded"
+    assert world.anthropic.call_count == 2
+
+
 def submit_a_job_no_worker_takes(world: World) -> None:
     """Waiting in the parse queue: no worker runs, /metrics reads the broker."""
     world.stack.submit({"kind": "parse", "input": {"text": "a todo app"}})
@@ -298,6 +309,9 @@ DRIVERS: dict[str, Driver] = {
     ),
     "cache_savings_usd_total": Driver(run_the_same_job_twice, ({"kind": "complete"},)),
     "tiered_cache_hits_total": Driver(run_the_same_job_twice, ({"kind": "complete"},)),
+    "provider_cache_savings_usd_total": Driver(
+        reread_a_cached_claude_prefix, ({"model": PREMIUM},)
+    ),
     "worker_queue_depth": Driver(submit_a_job_no_worker_takes, ({"queue": "parse"},)),
     "task_complexity_score": Driver(submit_complete_jobs, ({"kind": "complete"},)),
     "grump_jobs_submitted_total": Driver(
