@@ -29,6 +29,7 @@ from grump.jobs.deltas import DeltaWriter
 from grump.jobs.models import Claimed, CompleteInput, Outcome
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
+from grump.money.holds import hold_at_least
 from grump.providers.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, estimate_tokens
 from grump.providers.registry import fallback_model, is_rate_limited
 from grump.routing.pricing import MESSAGE_OVERHEAD_TOKENS, PriceCatalogue, estimate_max_cost
@@ -207,11 +208,18 @@ def _fallback_for(runtime: Runtime, job: Claimed, payload: CompleteInput, model:
     if job.routing is None or job.routing.get("reason") == "pinned":
         return None  # the caller chose the model: running another would not be what was asked
     other = fallback_model(model, runtime.catalogue, runtime.settings)
-    cap = runtime.settings.max_cost_per_request
-    if other is None or (
-        cap is not None and estimate_max_cost(runtime.catalogue.price(other), payload) > cap
-    ):
+    if other is None:
         return None
+    most = estimate_max_cost(runtime.catalogue.price(other), payload)
+    cap = runtime.settings.max_cost_per_request
+    if cap is not None and most > cap:
+        return None
+    # The job reserved for the model it was routed to; the other may cost more. It
+    # falls back only once its budgets hold that much too: no fallback overruns one.
+    with session_scope(runtime.sessions) as session:
+        if not hold_at_least(session, job.id, most):
+            log.warning("job %s: no fallback to %s, its budget cannot hold %s", job.id, other, most)
+            return None
     return other
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, delete, literal, update
+from sqlalchemy import BigInteger, delete, literal, select, update
 from sqlalchemy.orm import Session
 
-from grump.ledger.models import BudgetHold, BudgetPeriod
+from grump.ledger.models import BudgetHold, BudgetPeriod, Job
 from grump.ledger.money_units import to_units
 
 
@@ -56,5 +57,65 @@ def settle_many(session: Session, costs: dict[uuid.UUID, Decimal]) -> None:
                 reserved=BudgetPeriod.reserved - literal(to_units(released[key]), BigInteger),
                 spent=BudgetPeriod.spent + literal(to_units(spent[key]), BigInteger),
             )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def hold_at_least(session: Session, job_id: uuid.UUID, amount: Decimal) -> bool:
+    """Make the job hold ``amount`` on every budget it holds on, or change nothing.
+
+    A job about to run on a dearer model than it reserved for (a fallback to
+    the other tier) first holds the difference, with the same conditional
+    UPDATE a submit reserves with: True when every budget took it (or the job
+    holds on none), False when one could not, and then what the others took
+    is given back in the same transaction.
+    """
+    reserved = session.scalar(select(Job.reserved_cost).where(Job.id == job_id))
+    extra = amount - (reserved or Decimal(0))
+    if extra <= 0:
+        return True
+    units = literal(to_units(extra), BigInteger)
+    held = session.scalars(
+        select(BudgetHold.period_id)
+        .where(BudgetHold.job_id == job_id)
+        .order_by(BudgetHold.budget_id)  # the order submits lock counter rows in
+    ).all()
+    taken: list[int] = []
+    for period_id in held:
+        took = session.execute(
+            update(BudgetPeriod)
+            .where(
+                BudgetPeriod.id == period_id,
+                BudgetPeriod.spent + BudgetPeriod.reserved + units <= BudgetPeriod.limit_usd,
+            )
+            .values(reserved=BudgetPeriod.reserved + units)
+            .returning(BudgetPeriod.id)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        if took is None:
+            _give_back(session, taken, units)
+            return False
+        taken.append(period_id)
+    session.execute(
+        update(BudgetHold)
+        .where(BudgetHold.job_id == job_id)
+        .values(amount=BudgetHold.amount + units)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(reserved_cost=Job.reserved_cost + extra)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+def _give_back(session: Session, period_ids: list[int], units: Any) -> None:
+    for period_id in period_ids:
+        session.execute(
+            update(BudgetPeriod)
+            .where(BudgetPeriod.id == period_id)
+            .values(reserved=BudgetPeriod.reserved - units)
             .execution_options(synchronize_session=False)
         )

@@ -18,7 +18,7 @@ from celery import Celery
 from sqlalchemy import func, select
 
 from grump.celery.app import create_celery
-from grump.errors import BudgetExceeded
+from grump.errors import BudgetExceeded, TransientError
 from grump.jobs.models import CompleteJobRequest
 from grump.jobs.run import Step, process_job
 from grump.jobs.submit import submit_job, submit_job_async
@@ -26,9 +26,11 @@ from grump.ledger.db import make_engine, make_sessionmaker, session_scope, utcno
 from grump.ledger.models import BudgetPeriod, CostEvent, Job
 from grump.money import budgets
 from grump.money.budget_math import Period
-from grump.routing.pricing import estimate_reservation
+from grump.routing.pricing import estimate_max_cost, estimate_reservation
 from grump.runtime import Runtime
 from grump.settings import Settings
+from tests.fakes.server import server_error
+from tests.integration.completions_support import fakes, with_fakes
 from tests.integration.money_fixtures import money_ledger  # noqa: F401
 from tests.services import redis_or_skip
 
@@ -156,3 +158,62 @@ def test_exactly_the_room_is_accepted_and_settles_to_the_cent(
     assert row.spent == charged == jobs_cost
     celery.close()
     runtime.dispose()
+
+
+FALLING, FALLBACK_ROOM = 20, 5
+
+
+def test_fallbacks_hold_the_difference_first_and_never_overrun_the_budget(
+    money_ledger: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Routed economy jobs whose provider is down fall back to premium only while the budget holds.
+
+    The budget has room for every economy reservation plus the premium difference of
+    exactly FALLBACK_ROOM jobs; eight workers run them at once against a failing NIM.
+    """
+    redis_url = redis_or_skip()
+    base = Settings.model_validate(
+        {"database_url": money_ledger, "broker_url": redis_url, "data_dir": tmp_path}
+    )
+    with fakes() as (nim, anthropic):
+        nim.script(*[server_error("nim")] * (FALLING * 4))
+        runtime = Runtime(with_fakes(base, nim, anthropic))
+        celery = create_celery(runtime.settings, runtime)
+        economy, premium = runtime.settings.economy_model, runtime.settings.premium_model
+        routed = [_request(i, "auto") for i in range(FALLING)]
+        each = estimate_reservation(runtime.catalogue, routed[0], economy)
+        dearer = estimate_max_cost(runtime.catalogue.price(premium), routed[0].input)
+        limit = each * FALLING + (dearer - each) * FALLBACK_ROOM
+        with session_scope(runtime.sessions) as session:
+            budgets.set_budget(session, TENANT, None, Period.DAILY, limit, Decimal("0.8"), utcnow())
+        jobs = [submit_job(runtime, celery, TENANT, r).job for r in routed]
+        assert {job.model for job in jobs} == {economy}
+
+        def run(job_id: uuid.UUID) -> str:
+            try:
+                return process_job(runtime, job_id).value
+            except TransientError:
+                return "refused fallback"
+
+        stop, seen = threading.Event(), list[tuple[Decimal, Decimal]]()
+        sampler = threading.Thread(target=_sample_use, args=(money_ledger, stop, seen))
+        sampler.start()
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                steps = list(pool.map(run, [job.id for job in jobs]))
+        finally:
+            stop.set()
+            sampler.join()
+        with runtime.sessions() as session:
+            (row,) = session.scalars(select(BudgetPeriod))
+            fell_back = session.scalars(select(Job).where(Job.model == premium)).all()
+        # At least the room's worth fell back (more, as earlier fallbacks settle below
+        # what they held), and some were refused: the budget, not luck, decided.
+        assert FALLBACK_ROOM <= steps.count("succeeded") == len(fell_back) < FALLING
+        assert steps.count("refused fallback") == FALLING - len(fell_back)
+        assert anthropic.call_count == len(fell_back)
+        assert seen and all(used <= cap for used, cap in seen), "use went over the limit"
+        assert row.spent == sum(job.cost for job in fell_back) <= row.limit_usd
+        celery.close()
+        runtime.dispose()
