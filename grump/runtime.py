@@ -38,6 +38,8 @@ from grump.routing.pricing import PriceCatalogue, load_catalogue
 from grump.settings import Settings
 
 if TYPE_CHECKING:
+    from celery import Celery
+
     from grump.cache.completions import CompletionCache
     from grump.jobs.deltalog import DeltaLog
     from grump.jobs.embed.service import EmbedService
@@ -69,6 +71,8 @@ class Runtime:
         # Async connections belong to the event loop that made them: one set per loop.
         self._aio_ledger = LoopLocal(self._make_aio_ledger, _close_aio_ledger)
         self._aio_redis = LoopLocal(self._make_aio_redis, _close_aio_redis)
+        # The process's Celery app (set by create_celery): what a worker publishes with.
+        self.celery: Celery | None = None
 
     @cached_property
     def engine(self) -> Engine:

@@ -16,6 +16,23 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def parse_weights(spec: str) -> dict[str, float]:
+    """``"acme=2,free=0.5"`` -> {"acme": 2.0, "free": 0.5}; ValueError naming a bad entry."""
+    weights: dict[str, float] = {}
+    for entry in (part.strip() for part in spec.split(",")):
+        if not entry:
+            continue
+        tenant, sep, value = entry.rpartition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or not tenant.strip() or not 0 < weight < float("inf"):
+            raise ValueError(f"{entry!r} is not tenant=weight with a positive weight")
+        weights[tenant.strip()] = weight
+    return weights
+
+
 class Settings(BaseSettings):
     """grump's configuration, read from ``GRUMP_*`` environment variables."""
 
@@ -82,6 +99,20 @@ class Settings(BaseSettings):
     )
     max_worker_losses: int = Field(
         3, ge=1, description="deliveries that killed their worker before a job fails"
+    )
+
+    # Fair share across tenants (grump.jobs.admission)
+    fair_share: bool = Field(
+        True, description="at most a tenant's slots of a queue's jobs published; the rest held"
+    )
+    fair_share_slots: int = Field(
+        0, ge=0, description="one tenant's published jobs per queue; 0: GRUMP_LLM_CONCURRENCY"
+    )
+    fair_share_weights: str = Field(
+        "", description="tenant=weight,...: a tenant's slots are slots x weight (default 1)"
+    )
+    fair_share_queues: str = Field(
+        "complete.economy,complete.premium", description="queues admitted per tenant (+ parse)"
     )
 
     # Workers
@@ -205,6 +236,17 @@ class Settings(BaseSettings):
 
         parse_tenant_limits(value)  # a ValueError names the entry it cannot read
         return value
+
+    @field_validator("fair_share_weights")
+    @classmethod
+    def _weights_parse(cls, value: str) -> str:
+        parse_weights(value)
+        return value
+
+    @property
+    def fair_share_weight_map(self) -> dict[str, float]:
+        """``GRUMP_FAIR_SHARE_WEIGHTS`` as tenant -> weight."""
+        return parse_weights(self.fair_share_weights)
 
     @property
     def embedded(self) -> bool:

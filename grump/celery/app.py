@@ -136,5 +136,6 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> GrumpCe
     app = GrumpCelery("grump", set_as_current=False)
     app.conf.update(celery_config(settings))
     app.runtime = runtime or Runtime(settings)
+    app.runtime.celery = app
     register_tasks(app)
     return app

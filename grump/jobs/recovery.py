@@ -13,6 +13,9 @@ live process holds them, ``grump.jobs.leases``):
   timeout, which stays long: it is the last resort, and a running job's
   message must never come back while its worker lives.
 
+A pass also releases the held jobs (``grump.jobs.admission``) whose release
+was lost, so fair share never strands a job.
+
 Both wait until Redis has been up for a lease time: after a Redis restart the
 leases of live workers are back only once their helpers renewed them.
 """
@@ -33,6 +36,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from grump import metrics
+from grump.jobs import admission
 from grump.jobs.claims import note_worker_lost
 from grump.jobs.enqueue import publish_job
 from grump.jobs.leases import Leases
@@ -55,6 +59,7 @@ def recover_lost_jobs(runtime: Runtime, app: Celery, limit: int = 500) -> tuple[
         return 0, 0
     requeued = sum(_requeue(runtime, app, job) for job in _orphans(runtime, leases, limit))
     restored = restore_unacknowledged(runtime, app, leases)
+    admission.sweep(runtime, app)  # held jobs whose release was lost
     return requeued, restored
 
 

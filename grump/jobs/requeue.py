@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import Celery
 
 from grump import metrics
-from grump.jobs import rows
+from grump.jobs import admission, rows
 from grump.jobs.enqueue import publish_job
 from grump.ledger.db import session_scope, utcnow
 from grump.runtime import Runtime
@@ -34,4 +34,5 @@ def requeue_stuck_jobs(runtime: Runtime, app: Celery, limit: int = 500) -> int:
         publish_job(app, job_id, queue, priority, settings.retry_after_seconds)
         metrics.JOBS_REQUEUED.labels(kind).inc()
         log.warning("requeued stuck job %s on %s", job_id, queue)
+    admission.sweep(runtime, app)  # and held jobs whose release was lost
     return len(stuck)

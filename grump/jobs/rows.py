@@ -232,7 +232,8 @@ def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
     """Jobs queued or running past their deadline: their message was probably lost.
 
     A running job with a claimer is left to its lease (``grump.jobs.recovery``):
-    a live worker's call may take longer than any deadline.
+    a live worker's call may take longer than any deadline. A held job (never
+    published, ``grump.jobs.admission``) waits for its release, not its deadline.
     """
     return list(
         session.scalars(
@@ -240,6 +241,7 @@ def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
             .where(
                 Job.status.in_(ACTIVE_STATUS_VALUES),
                 Job.deadline_at < now,
+                Job.enqueued_at.is_not(None),
                 or_(Job.status == JobStatus.QUEUED.value, Job.claimed_by.is_(None)),
             )
             .order_by(Job.deadline_at)

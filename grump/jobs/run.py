@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from grump import metrics
 from grump.errors import GrumpError, TransientError
-from grump.jobs import rows
+from grump.jobs import admission, rows
 from grump.jobs.claims import claim_jobs, give_back, release_leases
 from grump.jobs.complete import Cancelled, run_complete
 from grump.jobs.models import Claimed, JobKind, Outcome, ParseInput
@@ -72,9 +72,10 @@ def _record(runtime: Runtime, job_id: uuid.UUID, outcome: Outcome) -> bool:
             return False
         recorded = rows.finish(session, job, outcome)
         created_at = job.created_at
-        kind, tier = job.kind, job.tier
+        kind, tier, tenant, queue = job.kind, job.tier, job.tenant, job.queue
     if recorded:
         runtime.job_waiters.announce_final([job_id])
+        admission.job_ended(runtime, tenant, queue)
         observe_success(kind, tier, outcome, (utcnow() - created_at).total_seconds())
     return recorded
 
@@ -145,7 +146,9 @@ def fail_job(runtime: Runtime, job_id: uuid.UUID, error: GrumpError | Exception)
         job = session.get(Job, job_id)
         failed = rows.fail(session, job_id, detail)
         kind, tier = (job.kind, job.tier) if job else ("unknown", "unknown")
+        tenant, queue = (job.tenant, job.queue) if job else ("", "")
     if failed:
         runtime.job_waiters.announce_final([job_id])
+        admission.job_ended(runtime, tenant, queue)
         metrics.JOBS_FINISHED.labels(kind, tier, "failed").inc()
     return failed

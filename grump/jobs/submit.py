@@ -23,13 +23,8 @@ from sqlalchemy.orm import Session
 
 from grump import metrics
 from grump.celery.queues import queue_for
-from grump.errors import (
-    BrokerUnavailable,
-    BudgetExceeded,
-    Conflict,
-    ValidationFailed,
-)
-from grump.jobs import rows
+from grump.errors import BrokerUnavailable, BudgetExceeded, Conflict, ValidationFailed
+from grump.jobs import admission, rows
 from grump.jobs.enqueue import publish_job
 from grump.jobs.limits import validate_limits
 from grump.jobs.models import (
@@ -246,6 +241,9 @@ def submit_job(
     if not outcome.created:
         return outcome
     job = outcome.job
+    if not admission.admitted(runtime, job):  # held: released when the tenant's jobs end
+        _accepted(job, plan)
+        return outcome
     try:
         publish_job(app, job.id, job.queue, job.priority, settings.retry_after_seconds)
     except BrokerUnavailable:
@@ -303,6 +301,9 @@ async def submit_job_async(
     if not outcome.created:
         return outcome
     job = outcome.job
+    if not await admission.admitted_async(runtime, job):  # held, as in submit_job
+        _accepted(job, plan)
+        return outcome
     try:
         await to_thread.run_sync(
             publish_job, app, job.id, job.queue, job.priority, settings.retry_after_seconds

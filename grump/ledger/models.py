@@ -29,6 +29,9 @@ from grump.ledger.types import Money, UTCDateTime
 ZERO = Decimal(0)
 # Only these states take part in coalescing: a finished job never blocks a new one.
 INFLIGHT_SQL = "status IN ('queued', 'running')"
+# Fair share (grump.jobs.admission): a job published and unfinished, or held (never published).
+PUBLISHED_SQL = f"{INFLIGHT_SQL} AND enqueued_at IS NOT NULL"
+HELD_SQL = "status = 'queued' AND enqueued_at IS NULL"
 
 
 class Base(DeclarativeBase):
@@ -80,6 +83,23 @@ class Job(Base):
         ),
         Index("ix_jobs_status_deadline", "status", "deadline_at"),
         Index("ix_jobs_tenant_created", "tenant", "created_at", "id"),
+        Index(
+            "ix_jobs_published",
+            "tenant",
+            "queue",
+            postgresql_where=text(PUBLISHED_SQL),
+            sqlite_where=text(PUBLISHED_SQL),
+        ),
+        Index(
+            "ix_jobs_held",
+            "tenant",
+            "queue",
+            text("priority DESC"),
+            "created_at",
+            "id",
+            postgresql_where=text(HELD_SQL),
+            sqlite_where=text(HELD_SQL),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -113,6 +133,7 @@ class Job(Base):
     reserved_cost: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     coalesced_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When its message was published; unset while fair share holds it (grump.jobs.admission).
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
