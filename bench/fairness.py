@@ -32,14 +32,11 @@ from sqlalchemy import create_engine, func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.procs import spawn, stop
-from grump.celery.app import create_celery
 from grump.ledger.migrate import upgrade
 from grump.ledger.models import Job
-from grump.settings import Settings
 from tests.services import DATABASE_URL, REDIS_URL, free_port
 
 PY = sys.executable
-QUEUE = "complete.economy"
 MODEL = "moonshotai/kimi-k2.5"  # pinned: every job is on the economy tier, NIM's format
 
 
@@ -168,7 +165,8 @@ def one_mode(fair: bool, args: argparse.Namespace, broker: str) -> None:
             )
             keys[tenant] = made.stdout.decode().strip()
         procs.append(spawn([*cli, "api"], env))
-        procs.append(spawn([*cli, "worker", "--tier", "llm"], env))
+        worker = spawn([*cli, "worker", "--tier", "llm"], env)
+        procs.append(worker)
         url = f"http://127.0.0.1:{api_port}"
         wait_ready(url)
         with httpx.Client(base_url=url, timeout=60) as http:
@@ -177,14 +175,14 @@ def one_mode(fair: bool, args: argparse.Namespace, broker: str) -> None:
                 wait_final(engine, tenant, 4, 120)
             with engine.connect() as connection:
                 since = connection.scalar(select(func.now()))
-            # The worker stops taking messages while the backlog is queued: submits through
-            # one API process on a shared machine are slower than the worker would drain them.
-            control = create_celery(Settings(broker_url=broker, redis_url=broker)).control
-            control.cancel_consumer(QUEUE, reply=True, timeout=10)
+            # The backlog is queued with no worker running: submits through one API
+            # process on a shared machine are slower than a worker drains them. A fresh
+            # worker then starts on it, and the quiet tenant submits once it has.
+            stop(worker)
             started = time.perf_counter()
             submit(http, keys["noisy"], [job("noisy", i) for i in range(args.noisy)])
             queued = time.perf_counter() - started
-            control.add_consumer(QUEUE, reply=True, timeout=10)
+            procs.append(spawn([*cli, "worker", "--tier", "llm"], env))
             wait_running(engine)
             submit(http, keys["quiet"], [job("quiet", i) for i in range(args.quiet)])
             wait_final(engine, "quiet", args.quiet + 4, 600)

@@ -108,8 +108,8 @@ class Settings(BaseSettings):
     fair_share_slots: int = Field(
         0, ge=0, description="one tenant's published jobs per queue; 0: GRUMP_LLM_CONCURRENCY"
     )
-    fair_share_weights: str = Field(
-        "", description="tenant=weight,...: a tenant's slots are slots x weight (default 1)"
+    fair_share_weights: str | None = Field(
+        None, description="tenant=weight,...: a tenant's slots are slots x weight (default 1)"
     )
     fair_share_queues: str = Field(
         "complete.economy,complete.premium", description="queues admitted per tenant (+ parse)"
@@ -239,14 +239,14 @@ class Settings(BaseSettings):
 
     @field_validator("fair_share_weights")
     @classmethod
-    def _weights_parse(cls, value: str) -> str:
-        parse_weights(value)
+    def _weights_parse(cls, value: str | None) -> str | None:
+        parse_weights(value or "")
         return value
 
     @property
     def fair_share_weight_map(self) -> dict[str, float]:
         """``GRUMP_FAIR_SHARE_WEIGHTS`` as tenant -> weight."""
-        return parse_weights(self.fair_share_weights)
+        return parse_weights(self.fair_share_weights or "")
 
     @property
     def embedded(self) -> bool:

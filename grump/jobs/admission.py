@@ -24,13 +24,15 @@ with a message lost: ``requeue_stuck_jobs`` publishes it at its deadline.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from grump.celery.queues import ECONOMY_QUEUE, PARSE_QUEUE, PREMIUM_QUEUE
@@ -76,12 +78,13 @@ def _lock(session: Session, tenant: str, queue: str, touch: uuid.UUID) -> None:
     SQLite has one writer at a time: a write to the job's own row takes that lock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        key = f"{tenant}\x1f{queue}"
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:c, hashtext(:k))"), {"c": LOCK_CLASS, "k": key}
-        )
+        session.execute(select(_advisory_lock(tenant, queue)))
     else:
         session.execute(update(Job).where(Job.id == touch).values(priority=Job.priority))
+
+
+def _advisory_lock(tenant: str, queue: str) -> Any:
+    return func.pg_advisory_xact_lock(LOCK_CLASS, func.hashtext(f"{tenant}\x1f{queue}"))
 
 
 def published(session: Session, tenant: str, queue: str) -> int:
@@ -122,28 +125,53 @@ def release(
 ) -> list[tuple[uuid.UUID, int]]:
     """Release as many of the tenant's held jobs as its free slots allow: (id, priority) each.
 
-    ``limit`` None: the tenant's slots; a queue no longer admitted releases all.
+    ``limit`` None: the tenant's slots; a queue no longer admitted releases all. Two
+    statements under the lock, the count and the choice in one: a worker's threads
+    wait on each other's releases, so the lock is held for as few round trips as can be.
     """
-    first = session.scalar(_held(tenant, queue).with_only_columns(Job.id).limit(1))
-    if first is None:
+    if not _lock_if_held(session, tenant, queue):
         return []
-    _lock(session, tenant, queue, first)
     if limit is None:
         limit = slots(settings, tenant) if applies(settings, queue) else 1 << 30
-    free = limit - published(session, tenant, queue)
-    if free <= 0:
-        return []
-    chosen = list(session.scalars(_held(tenant, queue).with_only_columns(Job.id).limit(free)))
+    count = (
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.tenant == tenant,
+            Job.queue == queue,
+            Job.status.in_(ACTIVE_STATUS_VALUES),
+            Job.enqueued_at.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    largest = func.greatest if _postgres(session) else func.max  # SQLite's max of two values
+    chosen = _held(tenant, queue).with_only_columns(Job.id).limit(largest(0, limit - count))
     now = utcnow()
     rows = session.execute(
         update(Job)
         .where(Job.id.in_(chosen), Job.status == JobStatus.QUEUED.value, Job.enqueued_at.is_(None))
         .values(enqueued_at=now, deadline_at=now + timedelta(seconds=settings.job_deadline_seconds))
-        .returning(Job.id, Job.priority)
+        .returning(Job.id, Job.priority, Job.created_at)
         .execution_options(synchronize_session=False)
     ).all()
-    order = {job_id: index for index, job_id in enumerate(chosen)}
-    return sorted(((r[0], r[1]) for r in rows), key=lambda r: order[r[0]])
+    ordered = sorted(rows, key=lambda r: (-r[1], r[2], r[0]))
+    return [(r[0], r[1]) for r in ordered]
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _lock_if_held(session: Session, tenant: str, queue: str) -> bool:
+    """Take the (tenant, queue) lock if the tenant has a held job there; one round trip."""
+    first = _held(tenant, queue).with_only_columns(Job.id).limit(1).subquery()
+    if _postgres(session):
+        locked = select(_advisory_lock(tenant, queue)).select_from(first)
+        return session.execute(locked).first() is not None
+    found = session.scalar(select(first.c.id))
+    if found is not None:
+        _lock(session, tenant, queue, found)
+    return found is not None
 
 
 def _held(tenant: str, queue: str) -> Select[Any]:
@@ -208,6 +236,50 @@ def _hold_again(runtime: Runtime, job_ids: list[uuid.UUID]) -> None:
         log.warning("%d released jobs unpublished; requeue_stuck_jobs sends them", len(job_ids))
 
 
+class Coalescer:
+    """One release pass at a time per (tenant, queue) in a process, none lost.
+
+    A worker's many threads end jobs of one tenant at once; each would wait its turn
+    on the lock to free one slot. Here a job's end marks its (tenant, queue) due;
+    the thread already releasing for it runs one more pass (freeing every slot that
+    ended meanwhile) before it stops, and the others return at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._due: set[tuple[str, str]] = set()
+        self._busy: set[tuple[str, str]] = set()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._due, self._busy = set(), set()
+
+    def run(self, key: tuple[str, str], release_pass: Callable[[], int]) -> int:
+        """Run ``release_pass`` until no end is due for ``key``; 0 if another thread is on it."""
+        with self._lock:
+            self._due.add(key)
+            if key in self._busy:
+                return 0
+            self._busy.add(key)
+        sent = 0
+        try:
+            while True:
+                with self._lock:
+                    if key not in self._due:
+                        self._busy.discard(key)
+                        return sent
+                    self._due.discard(key)
+                sent += release_pass()
+        except BaseException:
+            with self._lock:
+                self._busy.discard(key)
+            raise
+
+
+COALESCER = Coalescer()
+
+
 def job_ended(runtime: Runtime, tenant: str, queue: str) -> int:
     """One of ``tenant``'s jobs of ``queue`` is final: publish its held successors; how many.
 
@@ -217,10 +289,14 @@ def job_ended(runtime: Runtime, tenant: str, queue: str) -> int:
     app = runtime.celery
     if app is None or not runtime.settings.fair_share or queue not in ADMITTABLE_QUEUES:
         return 0
-    try:
+
+    def release_pass() -> int:
         with session_scope(runtime.sessions) as session:
             released = release(session, runtime.settings, tenant, queue)
         return publish_released(runtime, app, queue, released)
+
+    try:
+        return COALESCER.run((tenant, queue), release_pass)
     except DatabaseUnavailable as exc:
         log.warning("held jobs of %s on %s not released now: %s", tenant, queue, exc.message)
         return 0
