@@ -11,15 +11,19 @@ from datetime import timedelta
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
+from grump.api.app import create_app
 from grump.celery.app import create_celery
 from grump.celery.queues import ECONOMY_QUEUE, redis_priority_keys
-from grump.jobs import admission
+from grump.jobs import admission, rows
 from grump.jobs.models import CompleteJobRequest
+from grump.jobs.recovery import recover_lost_jobs
 from grump.jobs.requeue import requeue_stuck_jobs
 from grump.jobs.submit import submit_job
 from grump.ledger.db import session_scope, utcnow
+from grump.ledger.keys import create_api_key
 from grump.ledger.models import Job
 from grump.runtime import Runtime
 from grump.settings import Settings
@@ -122,6 +126,28 @@ def test_a_lost_release_is_swept_and_a_held_job_is_never_requeued_as_stuck(ledge
     assert admission.sweep(ledger.runtime, ledger.celery) == 2
     assert ledger.held("acme") == [jobs[5]] and ledger.messages() == 5
     assert admission.sweep(ledger.runtime, ledger.celery) == 0
+
+
+def test_a_workers_recovery_pass_sweeps_lost_releases(ledger: Ledger) -> None:
+    jobs = ledger.submit("acme", 4)
+    ledger.end(jobs[:1])  # its worker died before releasing the held one
+    assert ledger.held("acme") == [jobs[3]]
+    recover_lost_jobs(ledger.runtime, ledger.celery)
+    assert ledger.held("acme") == [] and ledger.messages() == 4
+
+
+def test_cancelling_a_published_job_releases_the_next(ledger: Ledger) -> None:
+    jobs = ledger.submit("acme", 4)
+    with session_scope(ledger.runtime.sessions) as session:
+        assert rows.cancel(session, "acme", jobs[0])
+    app = create_app(ledger.runtime.settings, ledger.runtime, ledger.celery)
+    with session_scope(ledger.runtime.sessions) as session:
+        key = create_api_key(session, "acme")
+    with TestClient(app) as client:
+        answer = client.delete(f"/v1/jobs/{jobs[1]}", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.text
+    # Two slots freed, one held job: the route's release publishes it.
+    assert ledger.held("acme") == [] and ledger.messages() == 4
 
 
 def test_with_fair_share_turned_off_the_sweep_releases_every_held_job(

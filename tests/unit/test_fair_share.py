@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from grump.celery.queues import ECONOMY_QUEUE as ECONOMY
-from grump.jobs.admission import applies, fair_queues, release, slots
+from grump.jobs.admission import Coalescer, applies, fair_queues, release, slots
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
 from grump.settings import Settings, parse_weights
@@ -40,7 +41,9 @@ def test_a_tenants_slots_are_the_llm_concurrency_times_its_weight() -> None:
     assert slots(settings, "paid") == 256
     assert slots(settings, "free") == 32
     assert slots(settings, "tiny") == 1  # never none: every tenant's jobs run
-    assert slots(Settings(**BROKERED, fair_share_slots=10, fair_share_weights="paid=3"), "paid") == 30
+    assert (
+        slots(Settings(**BROKERED, fair_share_slots=10, fair_share_weights="paid=3"), "paid") == 30
+    )
     assert slots(Settings(**BROKERED, llm_concurrency=16), "anyone") == 16
 
 
@@ -104,3 +107,27 @@ def test_held_jobs_are_released_by_priority_then_age_up_to_the_free_slots(api: A
         assert released.deadline_at > utcnow()
         held = session.get(Job, other)
         assert held is not None and held.enqueued_at is None  # another tenant's: untouched
+
+
+def test_a_release_due_while_another_thread_releases_runs_after_it_never_lost() -> None:
+    coalescer = Coalescer()
+    key = ("acme", ECONOMY)
+    inside, go_on = threading.Event(), threading.Event()
+    passes: list[str] = []
+
+    def slow_pass() -> int:
+        passes.append("first")
+        inside.set()
+        go_on.wait(5)
+        return 1
+
+    first = threading.Thread(target=lambda: coalescer.run(key, slow_pass))
+    first.start()
+    inside.wait(5)
+    # A second end while the first pass runs: it returns at once, its pass is owed.
+    assert coalescer.run(key, lambda: passes.append("second") or 1) == 0
+    assert coalescer.run(("globex", ECONOMY), lambda: 1) == 1  # another key: its own pass
+    go_on.set()
+    first.join(5)
+    assert passes == ["first", "first"]  # the owed pass ran, by the thread already at it
+    assert coalescer.run(key, lambda: 2) == 2  # and nothing stays busy after

@@ -14,7 +14,7 @@ from grump.api.deps import CeleryDep, PrincipalDep, RuntimeDep
 from grump.api.responses import ERROR_RESPONSES
 from grump.api.schemas import BatchAnswer, BatchItem, BatchSubmit, JobPage, JobView
 from grump.errors import Conflict, NotFound, RequestError, ValidationFailed
-from grump.jobs import rows
+from grump.jobs import admission, rows
 from grump.jobs.models import JobKind, JobRequest, JobStatus
 from grump.jobs.submit import submit_job_async
 from grump.jobs.waiters import await_final
@@ -159,4 +159,6 @@ def cancel(job_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> JobView
             raise Conflict(f"job {ident} is {job.status}; only queued jobs can be cancelled")
     runtime.job_waiters.announce_final([ident])
     with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        return JobView.of(rows.get_job(session, principal.tenant, ident))
+        view = JobView.of(rows.get_job(session, principal.tenant, ident))
+    admission.job_ended(runtime, principal.tenant, view.queue)  # its slot, if it had one
+    return view
