@@ -18,6 +18,9 @@ Measured (2 cores shared, load 3-6; on, off, then on with --slots 160 and 64):
   on : quiet p50 3.13 s, last 3.17 s | noisy 45.9 jobs/s
   off: quiet p50 20.01 s, last 20.15 s | noisy 50.1 jobs/s
   on, --slots 160: quiet last 4.18 s, noisy 45.5 | --slots 64: last 4.32 s, noisy 42.3
+  again (load 3.4, off then on):
+  off: quiet p50 18.86 s, last 18.90 s | noisy 52.9 jobs/s | backlog submitted in 7.6 s
+  on : quiet p50 3.33 s, last 3.53 s | noisy 49.8 jobs/s | backlog submitted in 11.7 s
 """
 
 from __future__ import annotations
