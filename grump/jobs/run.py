@@ -91,9 +91,10 @@ def _record_cancelled(runtime: Runtime, job_id: uuid.UUID, stopped: Cancelled) -
         if job is None:
             return False
         recorded = rows.cancel_running(session, job, stopped.outcome, error)
-        kind, tier = job.kind, job.tier
+        kind, tier, tenant, queue = job.kind, job.tier, job.tenant, job.queue
     if recorded:
         runtime.job_waiters.announce_final([job_id])
+        admission.job_ended(runtime, tenant, queue)
         metrics.JOBS_FINISHED.labels(kind, tier, "cancelled").inc()
         metrics.LLM_COST_USD.labels(stopped.outcome.model, tier, kind).inc(
             float(stopped.outcome.cost)
