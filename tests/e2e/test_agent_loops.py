@@ -14,11 +14,16 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import openai
 import pytest
 from anthropic import Anthropic
 from openai import OpenAI
+from sqlalchemy import select
 
-from grump.ledger.models import Job
+from grump.ledger.db import session_scope, utcnow
+from grump.ledger.models import Budget, BudgetPeriod, Job
+from grump.money.budget_math import Period
+from grump.money.budgets import set_budget
 from tests.e2e.live_api import LiveApi, live_api
 from tests.fakes.chat import example_arguments
 
@@ -219,3 +224,31 @@ def test_grump_places_breakpoints_on_a_claude_request_that_sent_none(
     )
     assert first.parse().usage.cache_creation_input_tokens > 0
     assert second.usage.cache_read_input_tokens == first.parse().usage.cache_creation_input_tokens
+
+
+def test_a_conversation_is_refused_402_once_its_budget_is_spent_and_never_overruns(
+    live: LiveApi,
+) -> None:
+    key = live.stack.new_key("thrifty")
+    limit = Decimal("0.002")
+    with session_scope(live.stack.runtime.sessions) as session:
+        set_budget(session, "thrifty", None, Period.DAILY, limit, Decimal("0.8"), utcnow())
+    messages: list[Any] = [{"role": "user", "content": "let us plan a small refactor"}]
+    turns = 0
+    with (
+        OpenAI(base_url=f"{live.url}/v1", api_key=key, max_retries=0) as client,
+        pytest.raises(openai.APIStatusError) as refused,
+    ):
+        for turns in range(1, 60):  # each turn resends the whole conversation
+            answer = client.chat.completions.create(model="auto", messages=messages, max_tokens=200)
+            messages += [
+                {"role": "assistant", "content": answer.choices[0].message.content},
+                {"role": "user", "content": f"and step {turns}?"},
+            ]
+    assert refused.value.status_code == 402 and turns > 1  # mid-conversation, not at once
+    assert refused.value.body["type"] == "insufficient_quota"  # type: ignore[index]
+    with live.stack.runtime.sessions() as session:
+        (period,) = session.scalars(
+            select(BudgetPeriod).join(Budget).where(Budget.tenant == "thrifty")
+        )
+    assert period.reserved == 0 and Decimal(0) < period.spent <= limit
