@@ -21,6 +21,7 @@ from grump.ledger.models import CostEvent
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.e2e.conftest import Programs, wait_ready
+from tests.e2e.statuses import wait_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -51,16 +52,6 @@ def _follow(runtime: Runtime, job_id: str, first: Any = None) -> list[Any]:
         return items
 
     return asyncio.run(run())
-
-
-def _wait_status(client: GrumpClient, job_id: str, wanted: str, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(job_id)
-        if job["status"] == wanted:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} never reached {wanted}")
 
 
 def test_a_worker_killed_mid_stream_breaks_the_stream_cleanly(programs: Programs) -> None:
@@ -94,7 +85,7 @@ def test_a_worker_killed_mid_stream_breaks_the_stream_cleanly(programs: Programs
             follower.dispose()
         programs.start("worker", "--tier", "llm", name="worker")
         try:
-            done = _wait_status(client, job_id, "succeeded", timeout=60)
+            done = wait_status(client, job_id, "succeeded", timeout=60)
         except AssertionError:
             raise AssertionError(f"{client.get(job_id)}\n{programs.log_text()}") from None
     assert isinstance(items[0], TextDelta) and isinstance(items[-1], StreamBroken), items

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -12,20 +11,9 @@ from grump.client import GrumpClient
 from grump.ledger.db import make_engine, make_sessionmaker
 from grump.ledger.models import CostEvent
 from tests.e2e.conftest import Programs, wait_ready
+from tests.e2e.statuses import wait_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-
-def _wait_status(
-    client: GrumpClient, job_id: str, wanted: str, timeout: float
-) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(job_id)
-        if job["status"] == wanted:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} never reached {wanted}")
 
 
 def test_job_survives_a_killed_worker(programs: Programs) -> None:
@@ -44,11 +32,11 @@ def test_job_survives_a_killed_worker(programs: Programs) -> None:
     with GrumpClient(url, key) as client:
         body = {"messages": [{"role": "user", "content": "a slow question"}], "max_tokens": 40}
         job_id = client.submit("complete", body)["id"]
-        running = _wait_status(client, job_id, "running", timeout=30)
+        running = wait_status(client, job_id, "running", timeout=30)
         assert running["attempts"] == 1
         programs.kill(first)
         programs.start("worker", "--tier", "llm", name="worker")
-        done = _wait_status(client, job_id, "succeeded", timeout=60)
+        done = wait_status(client, job_id, "succeeded", timeout=60)
     assert done["attempts"] == 2, programs.log_text()
     engine = make_engine(programs.env["GRUMP_DATABASE_URL"])
     with make_sessionmaker(engine)() as session:
