@@ -141,6 +141,7 @@ class Settings(BaseSettings):
     embed_model: str = "nvidia/nv-embedqa-e5-v5"
     embed_dimensions: int = 1024
     routing_threshold: int = Field(60, ge=0, le=100)
+    routing_scorer: Literal["learned", "keywords"] = "learned"
     max_cost_per_request: Decimal | None = None
     price_catalogue_file: Path | None = None
 

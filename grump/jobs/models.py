@@ -203,6 +203,10 @@ class RoutingDecision(_Strict):
     tier: Tier
     model: str
     reason: str
+    # Added by cache-aware routing; rows written before them read back with these defaults.
+    scorer: str | None = None  # "learned" or "keywords": which score ``score`` is
+    warm_tokens: int = 0  # input tokens likely read from the premium model's prompt cache
+    expected_costs: dict[str, Decimal] | None = None  # each route's expected cost, by model
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,9 @@ from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
 from grump.money import budgets
-from grump.routing.policy import RoutingPolicy, route
+from grump.routing.policy import AUTO_MODEL, RoutingPolicy, route
 from grump.routing.pricing import PARSER_MODEL, estimate_reservation
+from grump.routing.prompt_cache import warm_tokens_for
 from grump.runtime import Runtime
 from grump.settings import Settings
 
@@ -79,19 +80,32 @@ def fingerprint(request: AnyJobRequest, model: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def plan_job(runtime: Runtime, request: AnyJobRequest, money_left: Decimal | None = None) -> Plan:
+def _warm_tokens(runtime: Runtime, request: CompleteJobRequest, model: str, tenant: str) -> int:
+    """The request's input warm in ``model``'s prompt cache: one Redis MGET, 0 when pinned."""
+    pinned = request.input.model not in (None, AUTO_MODEL)
+    if pinned or model not in runtime.catalogue:
+        return 0
+    return warm_tokens_for(runtime, model, request.input, tenant)
+
+
+def plan_job(
+    runtime: Runtime, request: AnyJobRequest, money_left: Decimal | None = None, tenant: str = ""
+) -> Plan:
     """Route a request to its tier, queue and model, and price what its budgets must hold."""
     settings, catalogue = runtime.settings, runtime.catalogue
     decision: RoutingDecision | None = None
     if isinstance(request, CompleteJobRequest):
         policy = RoutingPolicy.from_settings(settings)
+        warm = _warm_tokens(runtime, request, policy.premium_model, tenant)
         try:
-            decision = route(request.input, policy, catalogue, budget_left=money_left)
+            decision = route(
+                request.input, policy, catalogue, budget_left=money_left, warm_tokens=warm
+            )
         except BudgetExceeded as exc:
             if exc.details.get("limit_kind") != "budget":
                 raise
             # Nothing fits the budget left: the reservation refuses it with the budget's figures.
-            decision = route(request.input, policy, catalogue, budget_left=None)
+            decision = route(request.input, policy, catalogue, budget_left=None, warm_tokens=warm)
         tier, model = decision.tier, decision.model
     elif isinstance(request, EmbedJobRequest):
         # `is None`, not `or`: an empty model name is unknown, not the default.
@@ -229,7 +243,7 @@ def submit_job(
         with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
             money_left = _money_left(session, tenant, request, who.key_id)
     try:
-        plan = plan_job(runtime, request, money_left)
+        plan = plan_job(runtime, request, money_left, tenant)
         try:
             outcome = _record(runtime, tenant, request, plan, key, who.key_id)
         except IntegrityError:
@@ -289,7 +303,7 @@ async def submit_job_async(
         async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as s:
             money_left = await s.run_sync(_money_left, tenant, request, who.key_id)
     try:
-        plan = plan_job(runtime, request, money_left)
+        plan = plan_job(runtime, request, money_left, tenant)
         try:
             outcome = await _record_async(runtime, tenant, request, plan, key, who.key_id)
         except IntegrityError:

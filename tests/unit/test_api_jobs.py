@@ -39,7 +39,17 @@ def test_complete_jobs_carry_their_routing_decision(api: Api) -> None:
     job = _submit(api, body)
     assert job["tier"] in ("economy", "premium")
     assert job["queue"] == f"complete.{job['tier']}"
-    assert set(job["routing"]) == {"score", "tier", "model", "reason"}
+    # The original four fields stay; cache-aware routing added the scorer, warm input, costs.
+    assert set(job["routing"]) == {
+        "score",
+        "tier",
+        "model",
+        "reason",
+        "scorer",
+        "warm_tokens",
+        "expected_costs",
+    }
+    assert job["routing"]["scorer"] == "learned"
     pinned = _submit(
         api, {"kind": "complete", "input": {**body["input"], "model": api.settings.premium_model}}
     )

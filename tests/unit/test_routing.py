@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from grump.errors import BudgetExceeded, UnknownModel, ValidationFailed
 from grump.jobs.models import CompleteInput, Message, Outcome, Tier
 from grump.routing.complexity import complexity, complexity_breakdown
-from grump.routing.policy import RoutingPolicy, route
+from grump.routing.policy import RoutingPolicy, route, task_score
 from grump.routing.pricing import ModelPrice, PriceCatalogue, estimate_max_cost
 from grump.settings import Settings
 
@@ -161,7 +161,7 @@ def test_max_cost_grows_with_max_tokens() -> None:
 def test_a_low_score_goes_economy() -> None:
     decision = route(ask(TRIVIAL), POLICY, CATALOGUE, budget_left=None)
     assert (decision.tier, decision.model, decision.reason) == (Tier.ECONOMY, ECONOMY, "score<60")
-    assert decision.score == complexity(ask(TRIVIAL))
+    assert (decision.scorer, decision.score) == task_score(ask(TRIVIAL), "learned")
 
 
 def test_a_high_score_goes_premium() -> None:
@@ -170,7 +170,7 @@ def test_a_high_score_goes_premium() -> None:
 
 
 def test_the_threshold_is_inclusive_and_named_in_the_reason() -> None:
-    score = complexity(ask(HARD))
+    score = task_score(ask(HARD), "learned")[1]
     at = RoutingPolicy(ECONOMY, PREMIUM, threshold=score)
     above = RoutingPolicy(ECONOMY, PREMIUM, threshold=score + 1)
     assert route(ask(HARD), at, CATALOGUE, budget_left=None).reason == f"score>={score}"

@@ -1,0 +1,152 @@
+"""Judge the routing scores on grump's labelled set: keyword score against the learned one.
+
+    PYTHONPATH=$PWD python bench/routing_eval.py            # evaluate
+    PYTHONPATH=$PWD python bench/routing_eval.py --write    # also write grump/data weights
+
+Prints, for both scorers: Spearman's rho against the difficulty tiers and the
+confusion table (hard/easy by economy/premium) on the held-back folds of a
+5-fold cross-validation grouped by family (no template is in both the fitted
+and the judged folds), then on the held-out split, which nothing was fitted or
+tuned on. The learned scorer's cut is chosen on the out-of-fold scores of the
+training split only: the highest that puts at most 2.5% of hard requests on
+economy (half the 5% target, a margin for unseen kinds of work). Also the rho on ``tests/data/app-ideas.jsonl`` (real app descriptions,
+human tiers) and the learned scorer's latency per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.routing_fit import (
+    Row,
+    as_weights,
+    cut_for_hard_recall,
+    features,
+    fit,
+    load,
+    out_of_fold,
+    spearman,
+    weights_json,
+)
+from grump.jobs.models import CompleteInput, Message
+from grump.routing.complexity import complexity
+from grump.routing.learned import WEIGHTS_FILE, ScorerWeights, learned_complexity
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_IDEAS = ROOT / "tests" / "data" / "app-ideas.jsonl"
+THRESHOLD = 60
+SHORT_WORDS = 40  # an "easy short" request: its latest turn has at most this many words
+
+
+def confusion(rows: list[Row], premium: list[bool], title: str) -> None:
+    """Print the 2x2 table and the two shares that matter."""
+    hard_eco = sum(r.hard and not p for r, p in zip(rows, premium, strict=True))
+    hard_pre = sum(r.hard and p for r, p in zip(rows, premium, strict=True))
+    easy_eco = sum(not r.hard and not p for r, p in zip(rows, premium, strict=True))
+    easy_pre = sum(not r.hard and p for r, p in zip(rows, premium, strict=True))
+    short = [
+        p
+        for r, p in zip(rows, premium, strict=True)
+        if not r.hard and len(r.request.messages[-1].text().split()) <= SHORT_WORDS
+    ]
+    hard = hard_eco + hard_pre
+    print(f"  {title}")
+    print("              economy  premium")
+    print(f"    hard      {hard_eco:7d}  {hard_pre:7d}")
+    print(f"    easy      {easy_eco:7d}  {easy_pre:7d}")
+    print(
+        f"    hard on economy {hard_eco}/{hard} = {hard_eco / max(1, hard):.1%};"
+        f" easy short on economy {short.count(False)}/{len(short)}"
+        f" = {short.count(False) / max(1, len(short)):.1%}"
+    )
+
+
+def report(rows: list[Row], keyword: list[int], learned: list[float], cut: float) -> None:
+    """rho and confusion tables of both scorers on ``rows``."""
+    tiers = [float(r.tier) for r in rows]
+    labels = [float(r.hard) for r in rows]
+    for name, scores, at in (
+        ("keywords", [float(s) for s in keyword], THRESHOLD),
+        ("learned", learned, cut),
+    ):
+        print(
+            f" {name:8s} rho(tier) {spearman(scores, tiers):.3f}"
+            f"  rho(label) {spearman(scores, labels):.3f}"
+        )
+        confusion(rows, [s >= at for s in scores], f"{name} at cut {at:.3g}")
+
+
+def app_ideas_rho(weights: ScorerWeights) -> None:
+    """rho between each score and the human tiers of the real app descriptions."""
+    rows = [json.loads(line) for line in APP_IDEAS.read_text("utf-8").splitlines()]
+    requests = [
+        CompleteInput(messages=[Message(role="user", content=r["text"])], max_tokens=1024)
+        for r in rows
+    ]
+    tiers = [float(str(r["tier"])[0]) for r in rows]
+    keyword = [float(complexity(q)) for q in requests]
+    learned = [float(learned_complexity(q, weights)) for q in requests]
+    print(f"app-ideas.jsonl ({len(rows)} real descriptions, human tiers; never fitted on)")
+    print(
+        f"  keywords rho {spearman(keyword, tiers):.3f}   learned rho {spearman(learned, tiers):.3f}"
+    )
+
+
+def latency(rows: list[Row], weights: ScorerWeights, repeat: int = 20) -> None:
+    """p50/p99 of one learned score, and of the keyword score, in microseconds."""
+    for name, score in (
+        ("learned", lambda q: learned_complexity(q, weights)),
+        ("keywords", complexity),
+    ):
+        times = []
+        for _ in range(repeat):
+            for row in rows:
+                start = time.perf_counter_ns()
+                score(row.request)
+                times.append(time.perf_counter_ns() - start)
+        times.sort()
+        p50, p99 = times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000
+        print(f"  {name:8s} p50 {p50:.1f} us  p99 {p99:.1f} us  ({len(times)} calls)")
+
+
+def main() -> None:
+    """Cross-validate, choose the cut, judge the held-out split, optionally write weights."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--write", action="store_true", help="write grump/data weights")
+    args = parser.parse_args()
+    rows = load()
+    train = [r for r in rows if r.split == "train"]
+    heldout = [r for r in rows if r.split == "heldout"]
+    print(f"{len(rows)} labelled requests: {len(train)} train, {len(heldout)} held out")
+
+    z = out_of_fold(train)
+    cut = cut_for_hard_recall(z, np.array([r.hard for r in train]))
+    print(f"\n5-fold CV on the training split (grouped by family), held-back folds; cut {cut:.3f}")
+    report(train, [complexity(r.request) for r in train], [float(v) for v in z], cut)
+
+    w, b = fit(features([r.request for r in train]), np.array([r.hard for r in train]))
+    weights = as_weights(w, b, cut)
+    print(f"\nheld-out split ({len(heldout)} requests, families never fitted or tuned on)")
+    report(
+        heldout,
+        [complexity(r.request) for r in heldout],
+        [float(learned_complexity(r.request, weights)) for r in heldout],
+        THRESHOLD,
+    )
+    print()
+    app_ideas_rho(weights)
+    print("\nlatency per request (this machine)")
+    latency(rows, weights)
+    if args.write:
+        out = ROOT / "grump" / "data" / WEIGHTS_FILE
+        out.write_text(weights_json(w, b, cut), "utf-8")
+        print(f"\nwrote {out} ({out.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()
