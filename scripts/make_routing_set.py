@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from routing_families import APP, ASSISTANT, SERVICE, SLOTS, Family
+from routing_families import APP, ASSISTANT, ASSISTANT_B, SERVICE, SERVICE_B, SLOTS, Family
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "routing-requests.jsonl"
 PER_FAMILY = 5
@@ -79,16 +79,25 @@ def build(seed: int = 19) -> list[dict[str, Any]]:
         count: dict[str, int] = {}
         for number, family in enumerate(families):
             rows.extend(_family_rows(kind, number, family, count, rng))
+    for kind, families in (("service", SERVICE_B), ("assistant_turn", ASSISTANT_B)):
+        for number, family in enumerate(families, start=90):
+            rows.extend(_family_rows(kind, number, family, {}, rng, split="heldout-b"))
     return rows
 
 
 def _family_rows(
-    kind: str, number: int, family: Family, count: dict[str, int], rng: random.Random
+    kind: str,
+    number: int,
+    family: Family,
+    count: dict[str, int],
+    rng: random.Random,
+    split: str | None = None,
 ) -> list[dict[str, Any]]:
     label, tier, templates = family
     seen = count.get(label, 0)
     count[label] = seen + 1
-    split = "heldout" if seen % HELDOUT_EVERY == HELDOUT_EVERY - 1 else "train"
+    if split is None:
+        split = "heldout" if seen % HELDOUT_EVERY == HELDOUT_EVERY - 1 else "train"
     rows: list[dict[str, Any]] = []
     texts: set[str] = set()
     for attempt in range(PER_FAMILY * 8):

@@ -10,8 +10,8 @@ shipped as ``grump/data/routing-scorer.json``; applying them is plain Python
 (a sum over the present features), well under a millisecond.
 
 The score is ``100 * sigmoid(z)`` with the bias shifted at training so that
-the cut chosen for at most 2.5% of hard requests on economy in cross-validation
-(half the 5% target: when unsure, premium) lands on score 60,
+the cut chosen in cross-validation (just below every held-back hard request: the
+target is at most 5% on economy, and when unsure, premium) lands on score 60,
 ``GRUMP_ROUTING_THRESHOLD``'s default.
 """
 
