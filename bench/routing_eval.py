@@ -2,6 +2,7 @@
 
     PYTHONPATH=$PWD python bench/routing_eval.py            # evaluate
     PYTHONPATH=$PWD python bench/routing_eval.py --write    # also write grump/data weights
+    PYTHONPATH=$PWD python bench/routing_eval.py --redis redis://127.0.0.1:6379/12
 
 Prints, for both scorers: Spearman's rho against the difficulty tiers and the
 confusion table (hard/easy by economy/premium) on the held-back folds of a
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,10 @@ from bench.routing_fit import (
 from grump.jobs.models import CompleteInput, Message
 from grump.routing.complexity import complexity
 from grump.routing.learned import WEIGHTS_FILE, ScorerWeights, learned_complexity
+from grump.routing.policy import RoutingPolicy, route
+from grump.routing.prompt_cache import prepare_for_provider, warm_tokens_for
+from grump.runtime import Runtime
+from grump.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_IDEAS = ROOT / "tests" / "data" / "app-ideas.jsonl"
@@ -117,10 +123,43 @@ def latency(rows: list[Row], weights: ScorerWeights, repeat: int = 20) -> None:
         print(f"  {name:8s} p50 {p50:.1f} us  p99 {p99:.1f} us  ({len(times)} calls)")
 
 
+def _p50_us(call: Callable[[], object], repeat: int = 2000) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        call()
+        times.append(time.perf_counter_ns() - start)
+    times.sort()
+    return times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000
+
+
+def routing_latency(rows: list[Row], redis_url: str | None) -> None:
+    """The whole routing step at submit: the warm read (one MGET), then ``route``."""
+    settings = Settings.model_validate({"redis_url": redis_url} if redis_url else {})
+    runtime = Runtime(settings)
+    try:
+        policy = RoutingPolicy.from_settings(settings)
+        session = next(r for r in rows if r.kind == "assistant_turn" and not r.hard).request
+        tenant = "bench-routing-eval"
+        if redis_url:
+            prepare_for_provider(runtime, policy.premium_model, session, tenant)
+
+        def step() -> object:
+            warm = warm_tokens_for(runtime, policy.premium_model, session, tenant)
+            return route(session, policy, runtime.catalogue, budget_left=None, warm_tokens=warm)
+
+        p50, p99 = _p50_us(step)
+        where = f"Redis {redis_url}" if redis_url else "no Redis: the warm read is skipped"
+        print(f"  route + warm read p50 {p50:.1f} us  p99 {p99:.1f} us  ({where})")
+    finally:
+        runtime.dispose()
+
+
 def main() -> None:
     """Cross-validate, choose the cut, judge the held-out split, optionally write weights."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", action="store_true", help="write grump/data weights")
+    parser.add_argument("--redis", help="a Redis URL: time the warm-prefix read at submit too")
     args = parser.parse_args()
     rows = load()
     train = [r for r in rows if r.split == "train"]
@@ -151,6 +190,7 @@ def main() -> None:
     app_ideas_rho(weights)
     print("\nlatency per request (this machine)")
     latency(rows, weights)
+    routing_latency(rows, args.redis)
     if args.write:
         out = ROOT / "grump" / "data" / WEIGHTS_FILE
         out.write_text(weights_json(w, b, cut), "utf-8")
