@@ -789,120 +789,196 @@ APP: list[Family] = [
 
 # Added in a second pass to widen the training vocabulary (kinds of work not yet covered).
 SERVICE += [
-    ("hard", 3, [
-        "Write the disaster recovery plan for {svc}: {db} in {region} is lost entirely. Define "
-        "RPO and RTO, the restore order of dependencies, who decides to fail over, and how we "
-        "rehearse it every quarter.",
-        "Design how {svc} survives losing a whole region: replication, DNS failover, what data "
-        "can be lost, and the runbook for failing back once {region} returns.",
-    ]),
-    ("hard", 3, [
-        "Review the {svc} data retention for GDPR: we keep raw events in {store} forever and "
-        "user ids appear in logs. What must change, how do we honour deletion requests across "
-        "backups, and what is the order of work?",
-        "Assess whether sharing {svc} usage data with {team} is compatible with our privacy "
-        "commitments, which fields must be pseudonymised, and the controls to put in place.",
-    ]),
-    ("hard", 3, [
-        "Design versioning for the public {svc} API: how clients pin versions, how we deprecate "
-        "fields, how long we support old versions, and how to evolve webhooks without breaking "
-        "{team}.",
-        "We need a breaking change to the {svc} event schema consumed by {n} teams through "
-        "{store}. Plan the compatibility window, dual publishing and the consumer migration.",
-    ]),
-    ("hard", 3, [
-        "Our {svc} cloud bill grew {pct} last month. Break down where the money likely goes, "
-        "which levers cut it without hurting latency, and the experiments to prove each saving.",
-        "Design a load test for {svc} that reproduces the Monday morning peak: traffic mix, "
-        "ramp, the data set, what to measure, and the pass criteria before the launch.",
-    ]),
-    ("easy", 1, [
-        "Convert the date 2026-03-14 to the format 14/03/2026.",
-        "What weekday was 2026-01-01?",
-        "Write 1500000 with thousands separators.",
-    ]),
-    ("easy", 1, [
-        "Rewrite this in plain English: 'The {svc} endpoint is deprecated as of v{n}.'",
-        "Make this message friendlier: 'Your {svc} request failed. Try again.'",
-        "Shorten this subject line: 'Update regarding the scheduled maintenance of {svc}'",
-    ]),
+    (
+        "hard",
+        3,
+        [
+            "Write the disaster recovery plan for {svc}: {db} in {region} is lost entirely. Define "
+            "RPO and RTO, the restore order of dependencies, who decides to fail over, and how we "
+            "rehearse it every quarter.",
+            "Design how {svc} survives losing a whole region: replication, DNS failover, what data "
+            "can be lost, and the runbook for failing back once {region} returns.",
+        ],
+    ),
+    (
+        "hard",
+        3,
+        [
+            "Review the {svc} data retention for GDPR: we keep raw events in {store} forever and "
+            "user ids appear in logs. What must change, how do we honour deletion requests across "
+            "backups, and what is the order of work?",
+            "Assess whether sharing {svc} usage data with {team} is compatible with our privacy "
+            "commitments, which fields must be pseudonymised, and the controls to put in place.",
+        ],
+    ),
+    (
+        "hard",
+        3,
+        [
+            "Design versioning for the public {svc} API: how clients pin versions, how we deprecate "
+            "fields, how long we support old versions, and how to evolve webhooks without breaking "
+            "{team}.",
+            "We need a breaking change to the {svc} event schema consumed by {n} teams through "
+            "{store}. Plan the compatibility window, dual publishing and the consumer migration.",
+        ],
+    ),
+    (
+        "hard",
+        3,
+        [
+            "Our {svc} cloud bill grew {pct} last month. Break down where the money likely goes, "
+            "which levers cut it without hurting latency, and the experiments to prove each saving.",
+            "Design a load test for {svc} that reproduces the Monday morning peak: traffic mix, "
+            "ramp, the data set, what to measure, and the pass criteria before the launch.",
+        ],
+    ),
+    (
+        "easy",
+        1,
+        [
+            "Convert the date 2026-03-14 to the format 14/03/2026.",
+            "What weekday was 2026-01-01?",
+            "Write 1500000 with thousands separators.",
+        ],
+    ),
+    (
+        "easy",
+        1,
+        [
+            "Rewrite this in plain English: 'The {svc} endpoint is deprecated as of v{n}.'",
+            "Make this message friendlier: 'Your {svc} request failed. Try again.'",
+            "Shorten this subject line: 'Update regarding the scheduled maintenance of {svc}'",
+        ],
+    ),
 ]
 ASSISTANT += [
-    ("hard", 3, [
-        "Design event sourcing for the {svc} aggregate: the events, how snapshots are taken, "
-        "how projections catch up after a crash, and how we replay history when a projection "
-        "has a bug.",
-        "Our {svc} read model drifts from the write side after deploys. Work out where events "
-        "can be skipped or applied twice during a rolling restart and make the projection "
-        "idempotent.",
-    ]),
-    ("hard", 3, [
-        "Find why {file} corrupts the output file when two processes write at once, and make "
-        "writes atomic and safe across processes on Linux and macOS, with a test that runs two "
-        "writers.",
-        "The cron job and the API both renew the same lease in {store} and sometimes both think "
-        "they hold it. Explain the failure with clock drift and pauses, and fix it with fencing "
-        "tokens.",
-    ]),
-    ("easy", 1, [
-        "What flag makes pytest stop at the first failure?",
-        "How do I list the git branches merged into main?",
-        "Which command shows the open ports on Linux?",
-    ]),
-    ("easy", 1, [
-        "Wrap the call to {fn} in a try/except that logs and re-raises.",
-        "Make {fn} return an empty dict instead of None.",
-        "Add a default value of {n} to the limit parameter of {fn}.",
-    ]),
+    (
+        "hard",
+        3,
+        [
+            "Design event sourcing for the {svc} aggregate: the events, how snapshots are taken, "
+            "how projections catch up after a crash, and how we replay history when a projection "
+            "has a bug.",
+            "Our {svc} read model drifts from the write side after deploys. Work out where events "
+            "can be skipped or applied twice during a rolling restart and make the projection "
+            "idempotent.",
+        ],
+    ),
+    (
+        "hard",
+        3,
+        [
+            "Find why {file} corrupts the output file when two processes write at once, and make "
+            "writes atomic and safe across processes on Linux and macOS, with a test that runs two "
+            "writers.",
+            "The cron job and the API both renew the same lease in {store} and sometimes both think "
+            "they hold it. Explain the failure with clock drift and pauses, and fix it with fencing "
+            "tokens.",
+        ],
+    ),
+    (
+        "easy",
+        1,
+        [
+            "What flag makes pytest stop at the first failure?",
+            "How do I list the git branches merged into main?",
+            "Which command shows the open ports on Linux?",
+        ],
+    ),
+    (
+        "easy",
+        1,
+        [
+            "Wrap the call to {fn} in a try/except that logs and re-raises.",
+            "Make {fn} return an empty dict instead of None.",
+            "Add a default value of {n} to the limit parameter of {fn}.",
+        ],
+    ),
 ]
 
 # A second held-out split, written after the first evaluation and never fitted or tuned on.
 SERVICE_B: list[Family] = [
-    ("hard", 3, [
-        "The {svc} queue backs up every night at 02:00 and the morning batch misses its SLA. "
-        "Work out the likely bottleneck from first principles, the data you would pull, and "
-        "a fix that does not just add workers.",
-        "Decide whether {svc} should keep its own {db} or share the platform cluster. Weigh "
-        "isolation, cost, on-call load and migration risk, and recommend with conditions.",
-    ]),
-    ("hard", 3, [
-        "Audit the webhook receiver of {svc}: it trusts the sender's IP, replays are not "
-        "detected and payloads are deserialised with pickle. Describe the attacks and the "
-        "hardened design.",
-        "Our {svc} service account can write to every bucket in {store}. Work out the least "
-        "privilege it needs, how to roll the narrower policy out safely, and how to detect "
-        "misuse.",
-    ]),
-    ("easy", 1, [
-        "Spell out the acronym SLA.", "What does TTL stand for?", "What does CORS stand for?",
-    ]),
-    ("easy", 1, [
-        "Reply 'acknowledged' to {team} in a professional tone.",
-        "Write a one-line out-of-office message for the {svc} channel.",
-        "Say thank you to {team} for reporting the {svc} bug, in one sentence.",
-    ]),
+    (
+        "hard",
+        3,
+        [
+            "The {svc} queue backs up every night at 02:00 and the morning batch misses its SLA. "
+            "Work out the likely bottleneck from first principles, the data you would pull, and "
+            "a fix that does not just add workers.",
+            "Decide whether {svc} should keep its own {db} or share the platform cluster. Weigh "
+            "isolation, cost, on-call load and migration risk, and recommend with conditions.",
+        ],
+    ),
+    (
+        "hard",
+        3,
+        [
+            "Audit the webhook receiver of {svc}: it trusts the sender's IP, replays are not "
+            "detected and payloads are deserialised with pickle. Describe the attacks and the "
+            "hardened design.",
+            "Our {svc} service account can write to every bucket in {store}. Work out the least "
+            "privilege it needs, how to roll the narrower policy out safely, and how to detect "
+            "misuse.",
+        ],
+    ),
+    (
+        "easy",
+        1,
+        [
+            "Spell out the acronym SLA.",
+            "What does TTL stand for?",
+            "What does CORS stand for?",
+        ],
+    ),
+    (
+        "easy",
+        1,
+        [
+            "Reply 'acknowledged' to {team} in a professional tone.",
+            "Write a one-line out-of-office message for the {svc} channel.",
+            "Say thank you to {team} for reporting the {svc} bug, in one sentence.",
+        ],
+    ),
 ]
 ASSISTANT_B: list[Family] = [
-    ("hard", 3, [
-        "The {svc} worker sometimes acknowledges a message before the database commit, so a "
-        "crash loses the job. Trace the ordering in {file}, design the fix so a crash at any "
-        "line neither loses nor doubles work, and list the tests.",
-        "Split the god-class in {file} into cohesive parts without changing behaviour: propose "
-        "the boundaries, the order of the extractions, and how to keep each step green.",
-    ]),
-    ("hard", 3, [
-        "Plan the upgrade of {svc} from {db} 12 to 16 with logical replication: the checks, "
-        "the cutover window, the rollback, and which extensions and queries may behave "
-        "differently.",
-        "We need to move {svc}'s sessions from sticky in-memory storage to {store} while users "
-        "are logged in. Plan the transition so nobody is logged out and the rollback is clean.",
-    ]),
-    ("easy", 1, [
-        "Add a newline at the end of {file}.", "Replace double quotes with single quotes in {file}.",
-        "Remove the trailing whitespace in {file}.",
-    ]),
-    ("easy", 1, [
-        "What is the return type of {fn}?", "How many arguments does {fn} take?",
-        "Is {fn} called anywhere in the tests?",
-    ]),
+    (
+        "hard",
+        3,
+        [
+            "The {svc} worker sometimes acknowledges a message before the database commit, so a "
+            "crash loses the job. Trace the ordering in {file}, design the fix so a crash at any "
+            "line neither loses nor doubles work, and list the tests.",
+            "Split the god-class in {file} into cohesive parts without changing behaviour: propose "
+            "the boundaries, the order of the extractions, and how to keep each step green.",
+        ],
+    ),
+    (
+        "hard",
+        3,
+        [
+            "Plan the upgrade of {svc} from {db} 12 to 16 with logical replication: the checks, "
+            "the cutover window, the rollback, and which extensions and queries may behave "
+            "differently.",
+            "We need to move {svc}'s sessions from sticky in-memory storage to {store} while users "
+            "are logged in. Plan the transition so nobody is logged out and the rollback is clean.",
+        ],
+    ),
+    (
+        "easy",
+        1,
+        [
+            "Add a newline at the end of {file}.",
+            "Replace double quotes with single quotes in {file}.",
+            "Remove the trailing whitespace in {file}.",
+        ],
+    ),
+    (
+        "easy",
+        1,
+        [
+            "What is the return type of {fn}?",
+            "How many arguments does {fn} take?",
+            "Is {fn} called anywhere in the tests?",
+        ],
+    ),
 ]
