@@ -117,6 +117,12 @@ class Settings(BaseSettings):
 
     # Workers
     cpu_concurrency: int = 2
+    parse_batch_max_jobs: int = Field(
+        100, ge=1, description="most parse jobs a cpu worker process runs and records as one batch"
+    )
+    parse_batch_wait_ms: float = Field(
+        10.0, ge=0, description="longest a cpu worker waits for a batch of parse messages to fill"
+    )
     llm_concurrency: int = Field(
         128, ge=1, description="threads of an llm worker: provider calls in flight at once"
     )

@@ -59,10 +59,13 @@ def concurrency_for(settings: Settings, kind: WorkerKind) -> int:
 def prefetch_multiplier(settings: Settings, kind: WorkerKind) -> int:
     """Messages reserved per thread or process.
 
-    A gpu worker holds a batch's messages unacknowledged until the batch is
-    recorded: it reserves room for three full batches, so that the next one
-    fills while two lanes run.
+    The cpu and gpu workers hold a batch's messages unacknowledged until the
+    batch is recorded: each reserves room for three full batches, so that the
+    next one fills while two run.
     """
-    if kind is not WorkerKind.GPU:
-        return WORKER_PROFILES[kind].prefetch_multiplier
-    return max(1, -(-3 * settings.embed_batch_max_jobs // settings.gpu_concurrency))
+    if kind is WorkerKind.GPU:
+        return max(1, -(-3 * settings.embed_batch_max_jobs // settings.gpu_concurrency))
+    if kind is WorkerKind.CPU:
+        batches = -(-3 * settings.parse_batch_max_jobs // max(1, settings.cpu_concurrency))
+        return max(WORKER_PROFILES[kind].prefetch_multiplier, batches)
+    return WORKER_PROFILES[kind].prefetch_multiplier

@@ -56,8 +56,9 @@ def finish_many(session: Session, finished: Sequence[tuple[Job, Outcome]]) -> li
     return list(active)
 
 
-# The columns of finish_values that differ per job (a claimed job's attempt is already
-# counted, and status and error are the same for all).
+# The columns of finish_values that differ per job (status and error are the same for
+# all; ``attempts`` is counted apart: a claimed job's attempt is already counted, an
+# unclaimed parse job's is not).
 _RESULT_COLUMNS = (
     "result",
     "model",
@@ -82,6 +83,7 @@ _FINISH_STATEMENT = (
     .values(
         status=JobStatus.SUCCEEDED.value,
         error=None,
+        attempts=_TABLE.c.attempts + bindparam("new_attempt"),
         **{name: bindparam(f"new_{name}") for name in _RESULT_COLUMNS},
     )
 )
@@ -92,4 +94,5 @@ def _result_row(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
     values = finish_values(job, outcome, now)
     row = {f"new_{name}": values[name] for name in _RESULT_COLUMNS}
     row["job_id"] = job.id
+    row["new_attempt"] = 0 if job.started_at else 1
     return row

@@ -10,14 +10,18 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from grump.broker import is_amqp_url
-from grump.celery.queues import EMBED_QUEUE, celery_priority
-from grump.celery.task_names import EMBED_JOBS_TASK, RUN_JOB_TASK
+from grump.celery.queues import EMBED_QUEUE, PARSE_QUEUE, celery_priority
+from grump.celery.task_names import COMPLETE_JOB_TASK, EMBED_JOBS_TASK, PARSE_JOBS_TASK
 from grump.errors import BrokerUnavailable
+
+# A tier's queue carries one kind of job, so the queue names the task.
+_TASKS = {PARSE_QUEUE: PARSE_JOBS_TASK, EMBED_QUEUE: EMBED_JOBS_TASK}
 
 
 def task_for(queue: str) -> str:
-    """The task that runs the jobs of ``queue``: the gpu worker takes embed jobs in batches."""
-    return EMBED_JOBS_TASK if queue == EMBED_QUEUE else RUN_JOB_TASK
+    """The task that runs the jobs of ``queue``: parse and embed jobs are taken in batches,
+    complete jobs (the economy and premium queues) one at a time."""
+    return _TASKS.get(queue, COMPLETE_JOB_TASK)
 
 
 def publish_job(

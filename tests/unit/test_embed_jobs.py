@@ -17,8 +17,8 @@ import pytest
 from kombu.transport.redis import QoS as RedisQoS
 from sqlalchemy import func, select
 
-from grump.celery.queues import EMBED_QUEUE, PARSE_QUEUE
-from grump.celery.task_names import EMBED_JOBS_TASK, RUN_JOB_TASK
+from grump.celery.queues import ECONOMY_QUEUE, EMBED_QUEUE, PARSE_QUEUE, PREMIUM_QUEUE
+from grump.celery.task_names import COMPLETE_JOB_TASK, EMBED_JOBS_TASK, PARSE_JOBS_TASK
 from grump.celery.tasks.batch_acks import acknowledge_together
 from grump.celery.tasks.embed import messages_of
 from grump.jobs.batch_rows import finish_many
@@ -155,7 +155,8 @@ def test_budget_holds_of_a_batch_settle_to_the_recorded_costs(api: Api, server: 
 
 def test_embed_jobs_go_to_the_batch_task_and_carry_their_priority() -> None:
     assert task_for(EMBED_QUEUE) == EMBED_JOBS_TASK
-    assert task_for(PARSE_QUEUE) == RUN_JOB_TASK
+    assert task_for(PARSE_QUEUE) == PARSE_JOBS_TASK
+    assert task_for(ECONOMY_QUEUE) == task_for(PREMIUM_QUEUE) == COMPLETE_JOB_TASK
 
     class Message:
         def __init__(self, args: list[Any], priority: int | None) -> None:

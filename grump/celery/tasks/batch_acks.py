@@ -11,12 +11,26 @@ the embedded mode) acknowledges one by one as upstream does.
 Acknowledging still happens only after the batch's task returned, which is
 after its jobs are recorded: a worker killed mid-batch leaves every message
 unacknowledged for Redis to deliver again.
+
+Flower sees each message of a batch as a task of its own: each is announced
+received when it is buffered, started when its batch starts in the pool, and
+succeeded (with its job's step, when the batch task returns one) once the batch
+returned, which is after its commit and before its acknowledgement.
+
+A prefork child that dies under a batch (the pool sees ``WorkerLostError``)
+leaves no message behind: each goes back to its queue, and when it comes
+back it runs in a batch of its own, so that a job that kills its worker is
+found out (its losses counted, ``GRUMP_MAX_WORKER_LOSSES``) without failing
+the neighbours it died among.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+import time
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from queue import Queue
 from typing import Any
 
 from celery_batches import Batches, SimpleRequest
@@ -24,35 +38,107 @@ from celery_batches.trace import apply_batches_task
 from kombu.transport.redis import QoS as RedisQoS
 from kombu.transport.virtual.base import QoS as VirtualQoS
 
-from grump.celery.held import let_go_of_message
+from grump.celery.held import job_of, let_go_of_message, runtime_of
+from grump.jobs.claims import note_worker_lost
 
 log = logging.getLogger(__name__)
 
 
 class AckTogetherBatches(Batches):  # type: ignore[misc]
-    """The gpu worker's batch task base: a batch's acks_late messages are acknowledged together."""
+    """The batch task base: a batch's acks_late messages are acknowledged together, each
+    message is a task of its own to Flower, and a batch whose pool child died goes round again."""
 
     abstract = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = _AnnouncingBuffer()
+        # Jobs whose batch lost its pool child: when they come back, each runs alone.
+        self._suspects: set[uuid.UUID] = set()
+
     def flush(self, requests: Collection[Any]) -> Any:
-        """Run ``requests`` as one batch in the pool; acks_late ones are acknowledged together."""
+        """Run ``requests`` in the pool: one batch, and one batch each for suspects."""
+        together = [r for r in requests if job_of(r) not in self._suspects]
+        for request in requests:
+            if job_of(request) in self._suspects:
+                self._suspects.discard(job_of(request))
+                self._flush_batch([request], alone=True)
+        return self._flush_batch(together, alone=False) if together else None
+
+    def _flush_batch(self, requests: Sequence[Any], alone: bool) -> Any:
         early = [r for r in requests if not r.task.acks_late]
         late = [r for r in requests if r.task.acks_late]
         batch = ([SimpleRequest.from_request(r) for r in requests],)
+        started = time.monotonic()
 
         def on_accepted(pid: int, time_accepted: float) -> None:
+            for request in requests:
+                request.worker_pid = pid
+                request.send_event("task-started")
             for request in early:
                 request.acknowledge()
                 let_go_of_message(request)
 
         def on_return(result: Any) -> None:
-            acknowledge_together(late)
+            steps = result if isinstance(result, Mapping) else {}
+            runtime = time.monotonic() - started
+            try:
+                for request in requests:
+                    request.send_event(
+                        "task-succeeded", result=str(steps.get(request.id, "")), runtime=runtime
+                    )
+            finally:
+                acknowledge_together(late)
+
+        def on_error(exc_info: Any) -> None:
+            self._lost(late, exc_info, alone)
 
         return self._pool.apply_async(
             apply_batches_task,
             (self, batch, 0, None),
             accept_callback=on_accepted,
             callback=on_return,
+            error_callback=on_error,
+        )
+
+    def _lost(self, requests: Sequence[Any], exc_info: Any, alone: bool) -> None:
+        """The pool could not run the batch (its child died): every message goes back."""
+        exc = getattr(exc_info, "exception", exc_info)
+        log.error("a batch of %d messages was lost with its pool process: %r", len(requests), exc)
+        for request in requests:
+            job_id = job_of(request)
+            runtime = runtime_of(request)
+            if alone and job_id is not None and runtime is not None:
+                try:
+                    note_worker_lost(runtime, job_id)
+                except Exception:
+                    log.exception("job %s: its worker loss could not be counted", job_id)
+            elif job_id is not None:
+                self._suspects.add(job_id)
+            request.send_event("task-failed", exception=repr(exc), traceback="")
+            try:
+                if not request.acknowledged:
+                    request.reject(requeue=True)
+            finally:
+                let_go_of_message(request)
+
+
+class _AnnouncingBuffer(Queue[Any]):
+    """The buffer of received messages: each put is announced to Flower as task-received."""
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Buffer ``item``, then send its task-received event."""
+        super().put(item, block, timeout)
+        item.send_event(
+            "task-received",
+            name=item.name,
+            args=item.argsrepr,
+            kwargs=item.kwargsrepr,
+            root_id=item.root_id,
+            parent_id=item.parent_id,
+            retries=item.request_dict.get("retries", 0),
+            eta=item.eta and item.eta.isoformat(),
+            expires=item.expires and item.expires.isoformat(),
         )
 
 

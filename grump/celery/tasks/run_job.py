@@ -1,4 +1,4 @@
-"""The job task of the parse and complete queues: one message, one job."""
+"""The task of complete jobs (and of the old name of every job): one message, one job."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from celery.worker.request import Request
 
 from grump.celery.held import job_of, let_go_of_message, runtime_of
 from grump.celery.queues import queue_of_routing_key
-from grump.celery.task_names import RUN_JOB_TASK
+from grump.celery.task_names import COMPLETE_JOB_TASK, RUN_JOB_TASK
 from grump.errors import DatabaseUnavailable, PermanentError, RequestError, TransientError
 from grump.jobs.claims import note_worker_lost
 from grump.jobs.retry import History, next_retry
@@ -62,12 +62,18 @@ class JobRequest(Request):
 
 
 def register_run_job(app: GrumpCelery) -> None:
-    """Register ``grump.run_job``: transient errors retry with backoff, the rest fail the job."""
+    """Register ``grump.run_complete_job``, and ``grump.run_job`` (the name every job's
+    message had before) for the messages still queued under it: transient errors retry
+    with backoff, the rest fail the job."""
+    for name in (COMPLETE_JOB_TASK, RUN_JOB_TASK):
+        _register(app, name)
 
+
+def _register(app: GrumpCelery, name: str) -> None:
     # shared=False: a shared task would stay bound to the first app made in the process.
     # max_retries=None: grump.jobs.retry decides, not Celery's default of 3.
     @app.task(
-        name=RUN_JOB_TASK,
+        name=name,
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
