@@ -122,6 +122,8 @@ class GrumpCelery(Celery):
 
     runtime: Runtime
     embed_lanes: Lanes[BatchReport] | None = None
+    # No task event lost between a pool thread and the event loop (grump.celery.events).
+    events_cls = "grump.celery.events:GrumpEvents"
 
     def reset_after_fork(self) -> None:
         """Forget what the parent process built: a child must not share connections."""

@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis import Redis
@@ -91,11 +91,19 @@ class Leases:
 
     def hold(self, job_id: uuid.UUID) -> None:
         """Hold ``job_id``'s lease while its message is here (best effort: never raises)."""
-        self._hold(job_id)
+        self.hold_many([job_id])
+
+    def hold_many(self, job_ids: Iterable[uuid.UUID]) -> None:
+        """``hold`` each of ``job_ids``: one word to the helper, one Redis round trip."""
+        ids = list(job_ids)
+        self._hold_all(ids)
         try:
-            self._redis.set(lease_key(job_id), self.claimer, nx=True, ex=self._ttl)
+            pipe = self._redis.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.set(lease_key(job_id), self.claimer, nx=True, ex=self._ttl)
+            pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning("lease of job %s not set: %s", job_id, exc)
+            log.warning("leases of %d jobs not set: %s", len(ids), exc)
 
     def take(self, job_id: uuid.UUID) -> bool | None:
         """Hold ``job_id``'s lease to run it; see the class's docstring for the answers."""
@@ -112,7 +120,7 @@ class Leases:
             mine = None
         if mine is False:
             return False
-        self._hold(job_id)
+        self._hold_all([job_id])
         with self._lock:
             self._running.add(job_id)
         return True if mine else None
@@ -127,19 +135,30 @@ class Leases:
 
     def release(self, job_id: uuid.UUID) -> None:
         """One hold of ``job_id`` fewer; the last deletes the lease."""
+        self.release_many([job_id])
+
+    def release_many(self, job_ids: Iterable[uuid.UUID]) -> None:
+        """``release`` each of ``job_ids``: one word to the helper, one Redis round trip."""
+        last: list[uuid.UUID] = []
         with self._lock:
-            if self._counts[job_id] <= 0:
-                return
-            self._counts[job_id] -= 1
-            if self._counts[job_id]:
-                return
-            del self._counts[job_id]
-        self._tell(f"-{job_id}")
+            for job_id in job_ids:
+                if self._counts[job_id] <= 0:
+                    continue
+                self._counts[job_id] -= 1
+                if not self._counts[job_id]:
+                    del self._counts[job_id]
+                    last.append(job_id)
+        if not last:
+            return
+        self._tell("\n".join(f"-{job_id}" for job_id in last))
         # Deleted here too, not only by the helper: a message that arrives next finds it free.
         try:
-            self._drop(keys=[lease_key(job_id)], args=[self.claimer])
+            pipe = self._redis.pipeline(transaction=False)
+            for job_id in last:
+                self._drop(keys=[lease_key(job_id)], args=[self.claimer], client=pipe)
+            pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning("lease of job %s not deleted (it lapses): %s", job_id, exc)
+            log.warning("leases of %d jobs not deleted (they lapse): %s", len(last), exc)
 
     def held(self) -> set[uuid.UUID]:
         """The jobs this process holds a lease on."""
@@ -170,12 +189,15 @@ class Leases:
                     helper.kill()
         self._redis.close()
 
-    def _hold(self, job_id: uuid.UUID) -> None:
+    def _hold_all(self, job_ids: list[uuid.UUID]) -> None:
+        first: list[uuid.UUID] = []
         with self._lock:
-            self._counts[job_id] += 1
-            first = self._counts[job_id] == 1
+            for job_id in job_ids:
+                self._counts[job_id] += 1
+                if self._counts[job_id] == 1:
+                    first.append(job_id)
         if first:
-            self._tell(f"+{job_id}")
+            self._tell("\n".join(f"+{job_id}" for job_id in first))
 
     def _tell(self, line: str) -> None:
         with self._lock:
@@ -233,20 +255,38 @@ def _renew_forever(claimer: str) -> None:
             next_renewal = now + heartbeat
         # A short wait, so a parent that died with its pipe still open (a forked child
         # kept it) is noticed within half a second.
-        try:
-            line = lines.get(timeout=min(0.5, max(0.0, next_renewal - time.monotonic())))
-        except queue.Empty:
-            line = None
-        if line == b"" or os.getppid() != parent:
-            break
-        if line:
+        got = _lines_waiting(lines, min(0.5, max(0.0, next_renewal - time.monotonic())))
+        dropped: set[str] = set()
+        for line in got:
+            if not line:  # the parent is gone: what it held is dropped below
+                break
             key = lease_key(line[1:].decode().strip())
             if line.startswith(b"+"):
                 held.add(key)
+                dropped.discard(key)
             else:
                 held.discard(key)
-                _each({key}, lambda k, pipe: drop(keys=[k], args=[claimer], client=pipe), client)
+                dropped.add(key)
+        if b"" in got or os.getppid() != parent:
+            held |= dropped
+            break
+        # What was let go of together is deleted together.
+        _each(dropped, lambda k, pipe: drop(keys=[k], args=[claimer], client=pipe), client)
     _each(held, lambda key, pipe: drop(keys=[key], args=[claimer], client=pipe), client)
+
+
+def _lines_waiting(lines: queue.Queue[bytes], timeout: float) -> list[bytes]:
+    """The next line (waiting up to ``timeout``) and every line already behind it."""
+    try:
+        got = [lines.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while got[-1] != b"":
+        try:
+            got.append(lines.get_nowait())
+        except queue.Empty:
+            break
+    return got
 
 
 def _read_lines(stream: Any, lines: queue.Queue[bytes]) -> None:

@@ -33,12 +33,19 @@ from collections.abc import Collection, Mapping, Sequence
 from queue import Queue
 from typing import Any
 
+from celery.utils.saferepr import saferepr
 from celery_batches import Batches, SimpleRequest
 from celery_batches.trace import apply_batches_task
 from kombu.transport.redis import QoS as RedisQoS
 from kombu.transport.virtual.base import QoS as VirtualQoS
 
-from grump.celery.held import job_of, let_go_of_message, runtime_of
+from grump.celery.held import (
+    hold_messages,
+    job_of,
+    let_go_of_message,
+    let_go_of_messages,
+    runtime_of,
+)
 from grump.jobs.claims import note_worker_lost
 
 log = logging.getLogger(__name__)
@@ -49,12 +56,21 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
     message is a task of its own to Flower, and a batch whose pool child died goes round again."""
 
     abstract = True
+    # Its messages' leases are held when the buffer is flushed, together (grump.celery.held).
+    holds_its_messages = True
 
     def __init__(self) -> None:
         super().__init__()
         self._buffer = _AnnouncingBuffer()
         # Jobs whose batch lost its pool child: when they come back, each runs alone.
         self._suspects: set[uuid.UUID] = set()
+
+    def _do_flush(self) -> None:
+        """Hold the leases of every message received since the last flush, then flush."""
+        received = self._buffer.take_received()
+        if received:
+            hold_messages(received)
+        super()._do_flush()
 
     def flush(self, requests: Collection[Any]) -> Any:
         """Run ``requests`` in the pool: one batch, and one batch each for suspects."""
@@ -84,9 +100,8 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
             runtime = time.monotonic() - started
             try:
                 for request in requests:
-                    request.send_event(
-                        "task-succeeded", result=str(steps.get(request.id, "")), runtime=runtime
-                    )
+                    result = saferepr(steps.get(request.id))  # as Celery reports a return
+                    request.send_event("task-succeeded", result=result, runtime=runtime)
             finally:
                 acknowledge_together(late)
 
@@ -124,11 +139,22 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
 
 
 class _AnnouncingBuffer(Queue[Any]):
-    """The buffer of received messages: each put is announced to Flower as task-received."""
+    """The buffer of received messages: each put is announced to Flower as task-received,
+    and kept until its lease is held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._received: list[Any] = []
+
+    def take_received(self) -> list[Any]:
+        """The messages put since the last call (the consumer's thread puts and takes)."""
+        received, self._received = self._received, []
+        return received
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """Buffer ``item``, then send its task-received event."""
         super().put(item, block, timeout)
+        self._received.append(item)
         item.send_event(
             "task-received",
             name=item.name,
@@ -148,8 +174,7 @@ def acknowledge_together(requests: Sequence[Any]) -> None:
     try:
         _acknowledge_together(requests)
     finally:
-        for request in requests:
-            let_go_of_message(request)
+        let_go_of_messages(requests)
 
 
 def _acknowledge_together(requests: Sequence[Any]) -> None:
