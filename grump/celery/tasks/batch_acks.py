@@ -27,6 +27,7 @@ the neighbours it died among.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
@@ -64,13 +65,26 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
         self._buffer = _AnnouncingBuffer()
         # Jobs whose batch lost its pool child: when they come back, each runs alone.
         self._suspects: set[uuid.UUID] = set()
+        self._in_flight = 0  # batches handed to the pool, not yet returned
+        self._in_flight_lock = threading.Lock()
 
     def _do_flush(self) -> None:
-        """Hold the leases of every message received since the last flush, then flush."""
+        """Hold the leases of every message received since the last flush, then flush,
+        unless every pool process has a batch: then the next one grows (to ``flush_every``)
+        until a process is free, instead of queueing small batches behind busy ones."""
         received = self._buffer.take_received()
         if received:
             hold_messages(received)
+        limit = getattr(self._pool, "limit", None) or 1
+        with self._in_flight_lock:
+            busy = self._in_flight >= limit
+        if busy and self._buffer.qsize() < self.flush_every:
+            return  # the flush timer comes back
         super()._do_flush()
+
+    def _returned(self) -> None:
+        with self._in_flight_lock:
+            self._in_flight -= 1
 
     def flush(self, requests: Collection[Any]) -> Any:
         """Run ``requests`` in the pool: one batch, and one batch each for suspects."""
@@ -96,6 +110,7 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
                 let_go_of_message(request)
 
         def on_return(result: Any) -> None:
+            self._returned()
             steps = result if isinstance(result, Mapping) else {}
             runtime = time.monotonic() - started
             try:
@@ -106,8 +121,11 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
                 acknowledge_together(late)
 
         def on_error(exc_info: Any) -> None:
+            self._returned()
             self._lost(late, exc_info, alone)
 
+        with self._in_flight_lock:
+            self._in_flight += 1
         return self._pool.apply_async(
             apply_batches_task,
             (self, batch, 0, None),
