@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Column, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from grump.jobs.models import JobStatus, Outcome
@@ -24,7 +24,7 @@ from grump.jobs.rows import (
     finish_values,
 )
 from grump.ledger.db import utcnow
-from grump.ledger.models import Job
+from grump.ledger.models import CostEvent, Job
 from grump.money.holds import settle_many
 
 
@@ -51,7 +51,9 @@ def finish_many(session: Session, finished: Sequence[tuple[Job, Outcome]]) -> li
     now = utcnow()
     rows = [_result_row(*by_id[job_id], now) for job_id in active]
     session.execute(_FINISH_STATEMENT, rows, execution_options={"synchronize_session": False})
-    session.add_all([cost_event(*by_id[job_id], now) for job_id in active])
+    # Core rows, not ORM objects flushed one by one: one executemany INSERT.
+    events = [_event_row(cost_event(*by_id[job_id], now)) for job_id in active]
+    session.execute(insert(_EVENTS), events)
     settle_many(session, {job_id: by_id[job_id][1].cost for job_id in active})
     return list(active)
 
@@ -95,4 +97,21 @@ def _result_row(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
     row = {f"new_{name}": values[name] for name in _RESULT_COLUMNS}
     row["job_id"] = job.id
     row["new_attempt"] = 0 if job.started_at else 1
+    return row
+
+
+_EVENTS = cast(Table, CostEvent.__table__)
+_EVENT_COLUMNS: list[Column[Any]] = [c for c in _EVENTS.columns if not c.primary_key]
+
+
+def _event_row(event: CostEvent) -> dict[str, Any]:
+    """A cost event's INSERT parameters: every column but the id, defaults filled in (every
+    row of an executemany must name the same columns)."""
+    row: dict[str, Any] = {}
+    for column in _EVENT_COLUMNS:
+        value = getattr(event, column.key)
+        default = column.default
+        if value is None and default is not None and getattr(default, "is_scalar", False):
+            value = getattr(default, "arg", None)
+        row[column.key] = value
     return row
