@@ -59,6 +59,9 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
     abstract = True
     # Its messages' leases are held when the buffer is flushed, together (grump.celery.held).
     holds_its_messages = True
+    # Batches short of ``flush_every`` run at most this many at once (None: one per pool
+    # process); more wait to grow while these run. Full ones take any free process.
+    small_batches_in_flight: int | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,15 +73,16 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
 
     def _do_flush(self) -> None:
         """Hold the leases of every message received since the last flush, then flush,
-        unless every pool process has a batch: then the next one grows (to ``flush_every``)
-        until a process is free, instead of queueing small batches behind busy ones."""
+        unless the pool is busy (``small_batches_in_flight``): then the next batch grows
+        while the others run, instead of queueing small batches behind them."""
         received = self._buffer.take_received()
         if received:
             hold_messages(received)
         limit = getattr(self._pool, "limit", None) or 1
         with self._in_flight_lock:
-            busy = self._in_flight >= limit
-        if busy and self._buffer.qsize() < self.flush_every:
+            in_flight = self._in_flight
+        full = self._buffer.qsize() >= self.flush_every
+        if in_flight >= (limit if full else min(limit, self.small_batches_in_flight or limit)):
             return  # the flush timer comes back
         super()._do_flush()
 
@@ -87,13 +91,15 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
             self._in_flight -= 1
 
     def flush(self, requests: Collection[Any]) -> Any:
-        """Run ``requests`` in the pool: one batch, and one batch each for suspects."""
+        """Run ``requests`` in the pool: batches of ``flush_every``, and one each for suspects."""
         together = [r for r in requests if job_of(r) not in self._suspects]
         for request in requests:
             if job_of(request) in self._suspects:
                 self._suspects.discard(job_of(request))
                 self._flush_batch([request], alone=True)
-        return self._flush_batch(together, alone=False) if together else None
+        size = max(1, self.flush_every)
+        for start in range(0, len(together), size):  # grown past its size while all were busy
+            self._flush_batch(together[start : start + size], alone=False)
 
     def _flush_batch(self, requests: Sequence[Any], alone: bool) -> Any:
         early = [r for r in requests if not r.task.acks_late]

@@ -82,6 +82,9 @@ def register_parse_jobs(app: GrumpCelery) -> None:
         # A zero interval would make the flush timer spin.
         flush_interval=max(0.001, settings.parse_batch_wait_ms / 1000),
         acks_late=True,
+        # A parse batch takes milliseconds, most of them in the ledger: while one runs the
+        # next grows, and a second process takes only a full one.
+        small_batches_in_flight=1,
         shared=False,
     )
     def run_parse_jobs(requests: Sequence[Any]) -> dict[str, str]:
