@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import grump.jobs.parse_batch
 import grump.jobs.run
 import grump.runtime
 from grump.cli import main
@@ -69,4 +70,5 @@ if __name__ == "__main__":
     real_chat_provider = grump.runtime.chat_provider
     grump.runtime.chat_provider = lambda *a, **k: CrashingChat(real_chat_provider(*a, **k))  # type: ignore[assignment]
     grump.jobs.run.run_parse = _exhausting_parse
+    grump.jobs.parse_batch.run_parse = _exhausting_parse  # the cpu worker's batches
     sys.exit(main(sys.argv[1:]))

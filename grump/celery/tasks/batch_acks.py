@@ -152,7 +152,9 @@ class AckTogetherBatches(Batches):  # type: ignore[misc]
                     note_worker_lost(runtime, job_id)
                 except Exception:
                     log.exception("job %s: its worker loss could not be counted", job_id)
-            elif job_id is not None:
+            if job_id is not None:
+                # Alone from now on: a job that kills its process is counted, and stopped
+                # at GRUMP_MAX_WORKER_LOSSES, without failing the neighbours it died among.
                 self._suspects.add(job_id)
             request.send_event("task-failed", exception=repr(exc), traceback="")
             try:
