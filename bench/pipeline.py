@@ -4,7 +4,8 @@
 
 1. bare Celery: no-op tasks/s through the same broker with the same worker settings;
 2. grump: parse jobs/s end to end, a backlog queued first over HTTP (queue -> cpu worker
-   -> ledger), timed as (1) is, and the ratio to (1);
+   -> ledger), timed as (1) is, and the ratio to (1), which runs again after it (the
+   machine is shared: the ratio to the mean of both bare runs is printed too);
 3. API submit latency p50/p99 at steady offered loads with the workers running, and
    the highest load sustained with p99 under 20 ms.
 """
@@ -216,7 +217,7 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         done = 0
-        worker: subprocess.Popen[bytes] | None = None
+        rates: dict[int, float] = {}
         for processes in (1, 2):
             submit_backlog(url, key, args.jobs, offset=done)
             rate, worker = drain(
@@ -228,14 +229,21 @@ def main() -> None:
                 {**env, "GRUMP_CPU_CONCURRENCY": str(processes)},
             )
             done += args.jobs
+            rates[processes] = rate
             print(
                 f"grump parse jobs/s, queued backlog, cpu worker of {processes} process(es): "
                 f"{rate:,.0f}  ({rate / baseline:.2f}x bare Celery)"
             )
-            if processes == 1:
-                stop(worker)
-        assert worker is not None
+            stop(worker)
+        # The machine is shared: bare Celery again after grump, and the ratio to both runs' mean.
+        again = bare_celery(broker, args.jobs)
+        mean = (baseline + again) / 2
+        print(f"bare Celery again: {again:,.0f}; ratio to the mean of both ({mean:,.0f}):")
+        for processes, rate in rates.items():
+            print(f"  cpu worker of {processes} process(es): {rate / mean:.2f}x bare Celery")
+        worker = spawn([PY, "-m", "grump.cli", "worker", "--tier", "cpu"], env)
         procs.append(worker)
+        time.sleep(3)  # let the worker connect
         best = 0
         for offered in (int(r) for r in args.rates.split(",")):
             p50, p99, errors = offered_load(url, key, offered, args.seconds)
