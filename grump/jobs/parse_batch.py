@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from grump.errors import DatabaseUnavailable, GrumpError
+from grump.jobs import admission
 from grump.jobs.batch_rows import finish_many
 from grump.jobs.models import JobKind, Outcome, ParseInput
 from grump.jobs.parse import run_parse
@@ -106,6 +107,9 @@ def _record_all(
         log.exception("recording a batch of %d parse jobs failed; one by one", len(finished))
         recorded = _record_each(runtime, finished, report)
     runtime.job_waiters.announce_final(recorded)
+    # Each tenant's held parse jobs (fair share, when the parse queue takes part) move up.
+    for tenant, queue in {(job.tenant, job.queue) for job, _ in finished if job.id in recorded}:
+        admission.job_ended(runtime, tenant, queue)
     now = utcnow()
     for job, outcome in finished:
         if job.id in recorded:
