@@ -102,8 +102,10 @@ class Settings(BaseSettings):
     )
 
     # Fair share across tenants (grump.jobs.admission)
+    # Off by default: its slots do not follow the live llm workers' capacity yet, so on
+    # a fleet of llm workers one tenant alone would be held to the slots it is given.
     fair_share: bool = Field(
-        True, description="at most a tenant's slots of a queue's jobs published; the rest held"
+        False, description="at most a tenant's slots of a queue's jobs published; the rest held"
     )
     fair_share_slots: int = Field(
         0, ge=0, description="one tenant's published jobs per queue; 0: GRUMP_LLM_CONCURRENCY"

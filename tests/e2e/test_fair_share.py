@@ -70,6 +70,7 @@ def test_a_tenants_backlog_does_not_hold_up_another_tenants_jobs(
         GRUMP_NIM_URL=f"http://127.0.0.1:{nim}/v1",
         GRUMP_NIM_API_KEY="fair-key",
         GRUMP_LLM_CONCURRENCY=str(CONCURRENCY),
+        GRUMP_FAIR_SHARE="true",
         GRUMP_LOG_LEVEL="WARNING",
     )
     programs.start("--port", str(nim), "--latency-ms", "500", name="nim", module="tests.fakes.nim")

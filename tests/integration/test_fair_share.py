@@ -81,7 +81,9 @@ class Ledger:
 
 @pytest.fixture
 def settings(real_settings: Settings) -> Settings:
-    return real_settings.model_copy(update={"fair_share_slots": 3, "fair_share_weights": "paid=2"})
+    return real_settings.model_copy(
+        update={"fair_share": True, "fair_share_slots": 3, "fair_share_weights": "paid=2"}
+    )
 
 
 @pytest.fixture

@@ -47,16 +47,16 @@ def test_a_tenants_slots_are_the_llm_concurrency_times_its_weight() -> None:
     assert slots(Settings(**BROKERED, llm_concurrency=16), "anyone") == 16
 
 
-def test_admission_applies_to_the_llm_queues_by_default_and_never_embedded() -> None:
-    settings = Settings(**BROKERED)
+def test_admission_once_on_applies_to_the_llm_queues_and_never_embedded() -> None:
+    assert not applies(Settings(**BROKERED), "complete.economy")  # off by default
+    settings = Settings(**BROKERED, fair_share=True)
     assert fair_queues(settings) == {"complete.economy", "complete.premium"}
     assert applies(settings, "complete.economy") and applies(settings, "complete.premium")
     assert not applies(settings, "parse") and not applies(settings, "embed")
     # The parse queue may be named; embed jobs are batched across jobs, so it never is.
-    named = Settings(**BROKERED, fair_share_queues="parse,embed,complete.premium")
+    named = Settings(**BROKERED, fair_share=True, fair_share_queues="parse,embed,complete.premium")
     assert fair_queues(named) == {"parse", "complete.premium"}
-    assert not applies(Settings(**BROKERED, fair_share=False), "complete.economy")
-    assert not applies(Settings(), "complete.economy")  # embedded: one process, FIFO
+    assert not applies(Settings(fair_share=True), "complete.economy")  # embedded: one process
 
 
 def _job(session: Session, tenant: str, priority: int, age: int, published: bool) -> uuid.UUID:
