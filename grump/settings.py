@@ -161,6 +161,24 @@ class Settings(BaseSettings):
         "auto", description="TTL of grump's breakpoints; auto: 1h when the tenant's breaks pay it"
     )
 
+    # Deferred complete jobs: a Message Batch at the batch price (grump.jobs.batches)
+    defer_priority_zero_tenants: str | None = Field(
+        None, description="tenants whose priority-0 complete jobs wait for a batch: 'acme,beta'"
+    )
+    defer_priority_zero_wait_seconds: int = Field(
+        86_400, ge=3600, description="how long such a priority-0 job may wait"
+    )
+    batch_interval_seconds: int = Field(
+        60, ge=1, description="beat sends deferred jobs and polls batches this often"
+    )
+    batch_max_requests: int = Field(1000, ge=1, le=100_000, description="jobs per batch")
+    batch_ordinary_seconds: int = Field(
+        600, ge=0, description="a batched job runs as an ordinary one this long before its deadline"
+    )
+    batch_pending_grace_seconds: int = Field(
+        300, ge=1, description="a batch whose creation went unrecorded is looked for this long"
+    )
+
     # Provider limits and fallback (rates are shared by every worker through Redis; 0 = unlimited)
     provider_retry_attempts: int = Field(4, ge=1, description="tries of one provider call")
     provider_retry_base_delay_seconds: float = Field(0.5, ge=0)

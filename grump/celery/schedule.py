@@ -7,6 +7,7 @@ from typing import Any
 from grump.celery.queues import MAINTENANCE_QUEUE
 from grump.celery.task_names import (
     CHECK_BUDGETS_TASK,
+    DRIVE_BATCHES_TASK,
     REQUEUE_STUCK_TASK,
     ROLLUP_COSTS_TASK,
     SEND_COST_REPORTS_TASK,
@@ -33,4 +34,5 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "rollup-costs": _every(ROLLUP_COSTS_TASK, settings.rollup_interval_seconds),
         "send-cost-reports": _every(SEND_COST_REPORTS_TASK, settings.report_interval_seconds),
         "warm-cache": _every(WARM_CACHE_TASK, settings.cache_warm_interval_seconds),
+        "drive-batches": _every(DRIVE_BATCHES_TASK, settings.batch_interval_seconds),
     }

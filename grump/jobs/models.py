@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from grump.jobs.durations import parse_duration
 
 
 class JobKind(StrEnum):
@@ -176,11 +179,43 @@ class ParseJobRequest(_SubmitBase):
     input: ParseInput
 
 
+# How long a deferred job may wait: at least an hour (a Message Batch is worth waiting
+# for; most end within one), at most a week. Anthropic ends every batch within 24 hours,
+# so a deadline under that may be run as an ordinary job before it (grump.jobs.batches).
+MIN_DEADLINE = timedelta(hours=1)
+MAX_DEADLINE = timedelta(days=7)
+
+
 class CompleteJobRequest(_SubmitBase):
-    """The body that submits a complete job."""
+    """The body that submits a complete job.
+
+    ``deadline`` (an ISO 8601 duration, ``PT6H``) says the job can wait that long:
+    on a model with a batch API it goes into a batch at the batch price.
+    """
 
     kind: Literal[JobKind.COMPLETE]
     input: CompleteInput
+    deadline: str | None = Field(None, description="ISO 8601 duration the job may wait, PT1H..P7D")
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_bounds(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        wait = parse_duration(value)
+        if not MIN_DEADLINE <= wait <= MAX_DEADLINE:
+            raise ValueError(f"{value!r} must be between PT1H and P7D")
+        return value
+
+    @model_validator(mode="after")
+    def _deadline_not_streamed(self) -> CompleteJobRequest:
+        if self.deadline is not None and self.input.stream:
+            raise ValueError("deadline: a streamed job cannot wait for a batch")
+        return self
+
+    def wait(self) -> timedelta | None:
+        """How long the job may wait, when it said so."""
+        return None if self.deadline is None else parse_duration(self.deadline)
 
 
 class EmbedJobRequest(_SubmitBase):
@@ -227,6 +262,8 @@ class Outcome:
     tokens_cache_read: int = 0
     tokens_cache_write: int = 0
     provider_cache_savings: Decimal = Decimal(0)
+    # What a provider's batch discount saved (a deferred job answered in a Message Batch).
+    batch_savings: Decimal = Decimal(0)
     # Set when the job ran on another tier than it was routed to (a provider fallback).
     tier: str | None = None
     routing: dict[str, Any] | None = None
@@ -234,7 +271,7 @@ class Outcome:
     @property
     def routing_savings(self) -> Decimal:
         """What routing saved against the baseline, beyond the cache's saving; never negative."""
-        saved = self.cache_savings + self.provider_cache_savings
+        saved = self.cache_savings + self.provider_cache_savings + self.batch_savings
         return max(Decimal(0), self.baseline_cost - self.cost - saved)
 
 

@@ -25,6 +25,7 @@ from grump import metrics
 from grump.celery.queues import queue_for
 from grump.errors import BrokerUnavailable, BudgetExceeded, Conflict, ValidationFailed
 from grump.jobs import admission, rows
+from grump.jobs.defer import batchable, wait_of
 from grump.jobs.enqueue import publish_job
 from grump.jobs.limits import validate_limits
 from grump.jobs.models import (
@@ -57,6 +58,8 @@ class Plan:
     routing: RoutingDecision | None
     fingerprint: str
     reservation: Decimal = Decimal(0)  # the most the job can cost: held on its budgets
+    # A job that waits for a provider batch (grump.jobs.batches): how long it may wait.
+    wait: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,11 @@ def _warm_tokens(runtime: Runtime, request: CompleteJobRequest, model: str, tena
 def plan_job(
     runtime: Runtime, request: AnyJobRequest, money_left: Decimal | None = None, tenant: str = ""
 ) -> Plan:
-    """Route a request to its tier, queue and model, and price what its budgets must hold."""
+    """Route a request to its tier, queue and model, and price what its budgets must hold.
+
+    A job that may wait (``grump.jobs.defer``) on a model with a batch API is
+    planned as deferred, its budgets held at the batch price.
+    """
     settings, catalogue = runtime.settings, runtime.catalogue
     decision: RoutingDecision | None = None
     if isinstance(request, CompleteJobRequest):
@@ -115,14 +122,26 @@ def plan_job(
             raise ValidationFailed("input.model", f"{model!r} is not an embedding model")
     else:
         tier, model = Tier.CPU, PARSER_MODEL
-    reservation = estimate_reservation(catalogue, request, model)
-    return Plan(tier, queue_for(tier), model, decision, fingerprint(request, model), reservation)
+    wait = wait_of(settings, tenant, request)
+    if wait is not None and not batchable(catalogue.price(model), settings):
+        wait = None  # no batch API on this route: no discount to wait for, so it runs now
+    reservation = estimate_reservation(catalogue, request, model, batched=wait is not None)
+    print_ = fingerprint(request, model)
+    if wait is not None:  # an ordinary job must not coalesce onto one that waits for hours
+        print_ = hashlib.sha256(f"deferred:{print_}".encode()).hexdigest()
+    return Plan(tier, queue_for(tier), model, decision, print_, reservation, wait)
 
 
 def _new_job(
-    settings: Settings, tenant: str, request: AnyJobRequest, plan: Plan, key: str | None
+    settings: Settings,
+    tenant: str,
+    request: AnyJobRequest,
+    plan: Plan,
+    key: str | None,
+    lineage: int | None = None,
 ) -> Job:
     now = utcnow()
+    defer_until = None if plan.wait is None else now + plan.wait
     return Job(
         id=uuid.uuid4(),
         tenant=tenant,
@@ -147,7 +166,10 @@ def _new_job(
         coalesced_count=0,
         created_at=now,
         enqueued_at=now,
-        deadline_at=now + timedelta(seconds=settings.job_deadline_seconds),
+        # A deferred job is not stuck while it waits: beat's batches look after it.
+        deadline_at=defer_until or now + timedelta(seconds=settings.job_deadline_seconds),
+        defer_until=defer_until,
+        lineage_id=lineage,
     )
 
 
@@ -167,7 +189,7 @@ def _record_in(
             if earlier.fingerprint != plan.fingerprint:
                 raise Conflict("Idempotency-Key was used for a different request")
             return Submitted(earlier, created=False, replayed=True)
-    job = _new_job(settings, tenant, request, plan, key)
+    job = _new_job(settings, tenant, request, plan, key, lineage)
     if rows.insert_unless_inflight(session, job):
         # Last in the transaction, so the budget rows stay locked only until the commit;
         # a refusal rolls back the job row too: a refused job is not recorded.
@@ -254,6 +276,9 @@ def submit_job(
         raise
     if not outcome.created:
         return outcome
+    if plan.wait is not None:  # a deferred job has no message: beat sends it in a batch
+        _accepted(outcome.job, plan)
+        return outcome
     job = outcome.job
     if not admission.admitted(runtime, job):  # held: released when the tenant's jobs end
         _accepted(job, plan)
@@ -313,6 +338,9 @@ async def submit_job_async(
         _refused(request, exc)
         raise
     if not outcome.created:
+        return outcome
+    if plan.wait is not None:  # a deferred job has no message: beat sends it in a batch
+        _accepted(outcome.job, plan)
         return outcome
     job = outcome.job
     if not await admission.admitted_async(runtime, job):  # held, as in submit_job

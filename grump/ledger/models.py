@@ -138,6 +138,39 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A deferred job (``grump.jobs.batches``): the latest it may be answered, the
+    # Message Batch holding it (``message_batches.id``), and the key lineage it was
+    # submitted under (its per-key budget, should it run again as an ordinary job).
+    defer_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    lineage_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+Index(
+    "ix_jobs_deferred_unbatched",
+    Job.defer_until,
+    postgresql_where=text("defer_until IS NOT NULL AND batch_id IS NULL"),
+    sqlite_where=text("defer_until IS NOT NULL AND batch_id IS NULL"),
+)
+
+
+class MessageBatch(Base):
+    """One provider batch of deferred jobs, written before it is created so a crash loses nothing.
+
+    ``state``: ``pending`` (its jobs claimed; the provider call may or may not have
+    happened), ``in_progress`` (the provider's id known), ``ended`` (results recorded).
+    """
+
+    __tablename__ = "message_batches"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_batch_id: Mapped[str | None] = mapped_column(String(120), nullable=True, unique=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    request_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CostEvent(Base):
@@ -166,6 +199,8 @@ class CostEvent(Base):
     routing_savings: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     # What reading the provider's prompt cache saved against the full input price.
     provider_cache_savings: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
+    # What the provider's batch discount saved (a deferred job answered in a batch).
+    batch_savings: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 

@@ -9,6 +9,13 @@ is its older name), ``cache_write`` (5-minute TTL) and ``cache_write_1h``.
 Anthropic bills a cache write at 1.25x the base input price (2x for the 1-hour
 TTL) and a read at 0.1x, so a reservation prices Claude input at its dearest
 rate (``estimate_max_cost``).
+
+``batch_discount`` is the share a provider's batch API takes off every token
+of a call, cache reads and writes included: Anthropic's Message Batches bill
+50% of the standard price ("cutting costs by 50%",
+https://platform.claude.com/docs/en/build-with-claude/batch-processing, whose
+pricing table halves input, output and both cache rates). A model without it
+has no batch API grump uses.
 """
 
 from __future__ import annotations
@@ -52,6 +59,12 @@ class ModelPrice:
     cached_input_per_million: Decimal | None = None
     cache_write_per_million: Decimal | None = None
     cache_write_long_per_million: Decimal | None = None
+    batch_discount: Decimal | None = None
+
+    def batch_cost(self, cost: Decimal) -> Decimal:
+        """``cost`` (a call priced at the standard rates) at the batch price."""
+        share = Decimal(1) - (self.batch_discount or Decimal(0))
+        return quantize_money(cost * share)
 
     def cost(
         self,
@@ -164,6 +177,7 @@ def _entry(model: str, raw: dict[str, Any]) -> ModelPrice:
         cached_input_per_million=_decimal(raw, "cache_read", "cached_input"),
         cache_write_per_million=_decimal(raw, "cache_write"),
         cache_write_long_per_million=_decimal(raw, "cache_write_1h"),
+        batch_discount=_decimal(raw, "batch_discount"),
     )
 
 
@@ -204,14 +218,19 @@ def estimate_max_cost(price: ModelPrice, request: CompleteInput) -> Decimal:
     return quantize_money(total)
 
 
-def estimate_reservation(catalogue: PriceCatalogue, request: AnyJobRequest, model: str) -> Decimal:
+def estimate_reservation(
+    catalogue: PriceCatalogue, request: AnyJobRequest, model: str, batched: bool = False
+) -> Decimal:
     """The most a job can cost: what submit holds on its budgets.
 
-    A completion may use all of ``max_tokens``; an embedding costs its input
-    tokens; the intent parser costs nothing, so parse jobs never touch a budget.
+    A completion may use all of ``max_tokens`` (at the batch price when it is
+    ``batched``); an embedding costs its input tokens; the intent parser costs
+    nothing, so parse jobs never touch a budget.
     """
     if isinstance(request, CompleteJobRequest):
-        return estimate_max_cost(catalogue.price(model), request.input)
+        price = catalogue.price(model)
+        most = estimate_max_cost(price, request.input)
+        return price.batch_cost(most) if batched else most
     if isinstance(request, EmbedJobRequest):
         tokens = sum(estimate_tokens(text) for text in request.input.texts)
         return catalogue.price(model).cost(tokens)

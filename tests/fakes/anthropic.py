@@ -11,6 +11,7 @@ whitespace-separated words, as in the NIM fake. Answers follow
 message is the user's own turn (not tool results), else an echo.
 
 The prompt cache bills as Anthropic's does (``tests.fakes.prompt_cache``).
+Message Batches (``/v1/messages/batches``) live in ``tests.fakes.anthropic_batches``.
 
 Run alone: ``python -m tests.fakes.anthropic --port 9002 --latency-ms 20``.
 """
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tests.fakes.anthropic_batches import FakeBatches
 from tests.fakes.chat import (
     DEFAULT_STREAM_GAP_MS,
     argument_fragments,
@@ -68,6 +70,9 @@ class FakeAnthropic(FakeServer):
         self._clock = clock
         self._offset = 0.0
         self.cache = PromptCache(lambda: self._clock() + self._offset, min_cacheable_tokens)
+        # Message Batches (``tests.fakes.anthropic_batches``): each request answered as
+        # /v1/messages would answer it, when its batch ends.
+        self.batches = FakeBatches(self._message, lambda: self.url)
 
     def advance(self, seconds: float) -> None:
         """Move the fake's clock on (prompt-cache entries expire by it)."""
@@ -76,6 +81,7 @@ class FakeAnthropic(FakeServer):
     def reset(self) -> None:
         super().reset()
         self.cache.clear()
+        self.batches.reset()
 
     def answer(self, request: LoggedRequest) -> Step:
         key = request.headers.get("x-api-key")
@@ -83,6 +89,9 @@ class FakeAnthropic(FakeServer):
             return self.error(401, "invalid x-api-key")
         if not request.headers.get("anthropic-version"):
             return self.error(400, "anthropic-version: header is required")
+        batched = self.batches.handle(request)
+        if batched is not None:
+            return batched
         if (request.method, request.path) != ("POST", "/v1/messages"):
             return self.error(404, f"Not found: {request.method} {request.path}")
         problem = request_problem(request.body)

@@ -1,4 +1,5 @@
-"""Beat's tasks, on the maintenance queue: requeues, budget alerts, rollups, reports, cache warming.
+"""Beat's tasks, on the maintenance queue: requeues, budget alerts, rollups, reports, cache warming,
+provider batches of deferred jobs.
 
 Each task is a line: the work lives in the library, the task records that beat
 is alive (``grump_beat_heartbeat``) once it ran.
@@ -14,11 +15,13 @@ from grump import metrics
 from grump.cache.warm import warm_cache
 from grump.celery.task_names import (
     CHECK_BUDGETS_TASK,
+    DRIVE_BATCHES_TASK,
     REQUEUE_STUCK_TASK,
     ROLLUP_COSTS_TASK,
     SEND_COST_REPORTS_TASK,
     WARM_CACHE_TASK,
 )
+from grump.jobs.batches import drive_batches
 from grump.jobs.requeue import requeue_stuck_jobs
 from grump.money.alerts import check_budgets
 from grump.money.reports.deliver import send_cost_reports
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def register_beat_tasks(app: GrumpCelery) -> None:
-    """Register beat's five tasks on ``app``."""
+    """Register beat's six tasks on ``app``."""
 
     def task(name: str, work: Callable[[], Any]) -> None:
         def run() -> Any:
@@ -49,3 +52,4 @@ def register_beat_tasks(app: GrumpCelery) -> None:
     task(ROLLUP_COSTS_TASK, lambda: run_rollup(app.runtime))
     task(SEND_COST_REPORTS_TASK, lambda: [str(p) for p in send_cost_reports(app.runtime)])
     task(WARM_CACHE_TASK, warm)
+    task(DRIVE_BATCHES_TASK, lambda: drive_batches(app.runtime, app).counts())
