@@ -1,7 +1,7 @@
 """deferred jobs through provider batches: the jobs' deadline and batch, the batches, batch savings
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04 20:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from grump.ledger.types import Money, UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
