@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from grump.celery.queues import queue_for
 from grump.errors import BudgetExceeded
 from grump.jobs import rows
-from grump.jobs.models import CompleteInput, JobStatus, Outcome
+from grump.jobs.models import CompleteInput, JobStatus, Outcome, Tier
 from grump.ledger.db import utcnow
 from grump.ledger.models import Job, MessageBatch
 from grump.money import budgets, holds
@@ -162,23 +163,32 @@ def run_ordinary(
     catalogue: PriceCatalogue,
     deadline: datetime,
     batch_key: str | None,
-) -> bool:
+) -> str | None:
     """Take a deferred job out of its batch to run as an ordinary job; False when it left already.
 
     Its hold, taken at the batch price, is given back and the full price held
     instead; when the budgets cannot hold that, the job fails ``budget_exceeded``.
-    The caller publishes its message after the commit when this returns True.
+    Returns the tier queue whose message the caller publishes after the commit.
     """
+    queue = queue_for(Tier(job.tier))
     where = [Job.id == job.id, Job.status == QUEUED, Job.defer_until.is_not(None)]
     if batch_key is not None:
         where.append(Job.batch_id == batch_key)
     changed = rows.rowcount(
         session.execute(
-            update(Job).where(*where).values(defer_until=None, batch_id=None, deadline_at=deadline)
+            update(Job)
+            .where(*where)
+            .values(
+                defer_until=None,
+                batch_id=None,
+                queue=queue,
+                enqueued_at=utcnow(),
+                deadline_at=deadline,
+            )
         )
     )
     if not changed:
-        return False
+        return None
     holds.release(session, job.id)
     full = estimate_max_cost(
         catalogue.price(job.model or ""), CompleteInput.model_validate(job.input)
@@ -191,8 +201,8 @@ def run_ordinary(
             session.execute(update(Job).where(Job.id == job.id).values(reserved_cost=full))
     except BudgetExceeded as exc:
         rows.fail(session, job.id, {"code": exc.code, "message": f"as an ordinary job: {exc}"})
-        return False
-    return True
+        return None
+    return queue
 
 
 def fail_deferred(

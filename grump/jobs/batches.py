@@ -98,9 +98,10 @@ def _to_ordinary(
         report.failed += ledger.fail_deferred(session, job.id, key, error)
         return
     deadline = ledger.ordinary_deadline(now, runtime.settings.job_deadline_seconds)
-    if ledger.run_ordinary(session, job, runtime.catalogue, deadline, key):
+    queue = ledger.run_ordinary(session, job, runtime.catalogue, deadline, key)
+    if queue is not None:
         report.ordinary += 1
-        report.to_publish.append((job.id, job.queue, job.priority))
+        report.to_publish.append((job.id, queue, job.priority))
     else:
         report.failed += 1
 

@@ -16,6 +16,9 @@ from grump.jobs.models import AnyJobRequest, CompleteJobRequest
 from grump.routing.pricing import ModelPrice
 from grump.settings import Settings
 
+# The ``queue`` a deferred job's row names while it waits: no broker queue, no worker.
+DEFERRED_QUEUE = "deferred"
+
 
 def tenants_deferring_priority_zero(settings: Settings) -> frozenset[str]:
     """The tenants whose priority-0 complete jobs wait for a batch."""

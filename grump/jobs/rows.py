@@ -233,7 +233,8 @@ def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
 
     A running job with a claimer is left to its lease (``grump.jobs.recovery``):
     a live worker's call may take longer than any deadline. A held job (never
-    published, ``grump.jobs.admission``) waits for its release, not its deadline.
+    published, ``grump.jobs.admission``) waits for its release, not its deadline,
+    and a deferred one for its batch.
     """
     return list(
         session.scalars(
@@ -242,6 +243,7 @@ def stuck(session: Session, now: datetime, limit: int = 500) -> list[Job]:
                 Job.status.in_(ACTIVE_STATUS_VALUES),
                 Job.deadline_at < now,
                 Job.enqueued_at.is_not(None),
+                Job.defer_until.is_(None),  # a deferred job is beat's batches' (jobs.batches)
                 or_(Job.status == JobStatus.QUEUED.value, Job.claimed_by.is_(None)),
             )
             .order_by(Job.deadline_at)

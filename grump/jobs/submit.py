@@ -25,7 +25,7 @@ from grump import metrics
 from grump.celery.queues import queue_for
 from grump.errors import BrokerUnavailable, BudgetExceeded, Conflict, ValidationFailed
 from grump.jobs import admission, rows
-from grump.jobs.defer import batchable, wait_of
+from grump.jobs.defer import DEFERRED_QUEUE, batchable, wait_of
 from grump.jobs.enqueue import publish_job
 from grump.jobs.limits import validate_limits
 from grump.jobs.models import (
@@ -129,7 +129,10 @@ def plan_job(
     print_ = fingerprint(request, model)
     if wait is not None:  # an ordinary job must not coalesce onto one that waits for hours
         print_ = hashlib.sha256(f"deferred:{print_}".encode()).hexdigest()
-    return Plan(tier, queue_for(tier), model, decision, print_, reservation, wait)
+    # A deferred job has no message on its tier's queue (nor a fair-share slot there) until
+    # it runs as an ordinary one; its queue says where it waits.
+    queue = DEFERRED_QUEUE if wait is not None else queue_for(tier)
+    return Plan(tier, queue, model, decision, print_, reservation, wait)
 
 
 def _new_job(

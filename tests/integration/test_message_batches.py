@@ -79,7 +79,7 @@ def test_a_deferred_job_is_batched_answered_once_and_priced_at_half(
     ordinary = stack.submit(complete(HARD, max_tokens=40, temperature=0.5))
     assert submitted["status"] == "queued" and submitted["model"] == CLAUDE
     job = _job(stack, submitted["id"])
-    assert job.defer_until is not None and job.batch_id is None
+    assert job.defer_until is not None and job.batch_id is None and job.queue == "deferred"
     # Held at the batch price: half of what the same request holds as an ordinary job.
     assert job.reserved_cost == _job(stack, ordinary["id"]).reserved_cost * BATCH_SHARE
     assert _pass(stack)["sent"] == 1
@@ -162,7 +162,7 @@ def test_an_expired_batch_runs_its_jobs_as_ordinary_ones(
     assert _pass(stack)["sent"] == 1
     assert _pass(stack)["ordinary"] == 1
     job = _job(stack, submitted["id"])
-    assert job.defer_until is None and job.batch_id is None
+    assert job.defer_until is None and job.batch_id is None and job.queue == "complete.premium"
     with stack.worker():
         done = stack.wait(submitted["id"])
     assert done["status"] == "succeeded" and done["model"] == CLAUDE
