@@ -27,6 +27,7 @@ from grump.routing.pricing import PriceCatalogue, estimate_max_cost
 
 PENDING, IN_PROGRESS, ENDED, ABANDONED = "pending", "in_progress", "ended", "abandoned"
 QUEUED = JobStatus.QUEUED.value
+REFUSED = ""  # run_ordinary: the budgets could not hold the full price, the job failed
 
 
 def claim_for_batch(
@@ -168,7 +169,8 @@ def run_ordinary(
 
     Its hold, taken at the batch price, is given back and the full price held
     instead; when the budgets cannot hold that, the job fails ``budget_exceeded``.
-    Returns the tier queue whose message the caller publishes after the commit.
+    Returns the tier queue whose message the caller publishes after the commit,
+    ``REFUSED`` when the job failed so, None when it had left its batch already.
     """
     queue = queue_for(Tier(job.tier))
     where = [Job.id == job.id, Job.status == QUEUED, Job.defer_until.is_not(None)]
@@ -201,7 +203,7 @@ def run_ordinary(
             session.execute(update(Job).where(Job.id == job.id).values(reserved_cost=full))
     except BudgetExceeded as exc:
         rows.fail(session, job.id, {"code": exc.code, "message": f"as an ordinary job: {exc}"})
-        return None
+        return REFUSED
     return queue
 
 

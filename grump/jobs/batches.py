@@ -57,6 +57,7 @@ class BatchPass:
     adopted: int = 0
     abandoned: int = 0
     to_publish: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
+    ended: list[uuid.UUID] = field(default_factory=list)  # answered or failed: waiters are told
 
     def counts(self) -> dict[str, int]:
         """The pass's counts, as beat's task returns them."""
@@ -84,6 +85,8 @@ def drive_batches(
         finally:
             if client is None:
                 batches.close()
+    if report.ended:
+        runtime.job_waiters.announce_final(report.ended)
     for job_id, queue, priority in report.to_publish:
         publish_job(app, job_id, queue, priority, runtime.settings.retry_after_seconds)
     return report
@@ -95,15 +98,21 @@ def _to_ordinary(
     """Run ``job`` as an ordinary job when its deadline allows, else fail it."""
     if job.defer_until is not None and now >= job.defer_until:
         error = {"code": "deadline_exceeded", "message": "the job's deadline passed in its batch"}
-        report.failed += ledger.fail_deferred(session, job.id, key, error)
+        _failed(report, job, ledger.fail_deferred(session, job.id, key, error))
         return
     deadline = ledger.ordinary_deadline(now, runtime.settings.job_deadline_seconds)
     queue = ledger.run_ordinary(session, job, runtime.catalogue, deadline, key)
-    if queue is not None:
+    if queue:
         report.ordinary += 1
         report.to_publish.append((job.id, queue, job.priority))
     else:
+        _failed(report, job, queue == ledger.REFUSED)
+
+
+def _failed(report: BatchPass, job: Job, failed: bool) -> None:
+    if failed:
         report.failed += 1
+        report.ended.append(job.id)
 
 
 def _near_deadline(runtime: Runtime, now: datetime, report: BatchPass) -> None:
@@ -194,10 +203,12 @@ def _record_results(
             note |= savings_note(read.outcome, runtime.catalogue.price(model).batch_discount)
             routing = {**(job.routing or {}), "batch": note}
             outcome = replace(read.outcome, routing=routing)
-            report.answered += ledger.record_answer(session, job, key, outcome)
+            if ledger.record_answer(session, job, key, outcome):
+                report.answered += 1
+                report.ended.append(job.id)
         elif read.verdict == "refused":
             error = {"code": "provider_error", "message": read.error}
-            report.failed += ledger.fail_deferred(session, job.id, key, error)
+            _failed(report, job, ledger.fail_deferred(session, job.id, key, error))
         else:
             log.info("job %s: %s; it runs as an ordinary job", job.id, read.error)
             _to_ordinary(runtime, session, job, now, key, report)

@@ -235,3 +235,19 @@ def test_economy_and_priority_zero_routes(stack: Stack) -> None:
         found.routing,
         found.status,
     )  # acme: priority 0 waits
+
+
+def test_an_expired_job_whose_full_price_does_not_fit_fails_instead_of_overrunning(
+    stack: Stack, providers: tuple[FakeNim, FakeAnthropic]
+) -> None:
+    _, anthropic = providers
+    anthropic.batches.expire = True
+    submitted = stack.submit(_deferred(model=CLAUDE))
+    held = _job(stack, submitted["id"]).reserved_cost
+    with session_scope(stack.runtime.sessions) as session:
+        set_budget(session, "acme", None, Period.DAILY, held * 3 / 2, Decimal("0.8"), utcnow())
+    assert _pass(stack)["sent"] == 1
+    counts = _pass(stack)
+    assert (counts["ordinary"], counts["failed"]) == (0, 1)
+    failed = stack.wait(submitted["id"])
+    assert failed["error"]["code"] == "budget_exceeded" and stack.cost_events() == []
