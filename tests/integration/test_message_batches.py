@@ -251,3 +251,41 @@ def test_an_expired_job_whose_full_price_does_not_fit_fails_instead_of_overrunni
     assert (counts["ordinary"], counts["failed"]) == (0, 1)
     failed = stack.wait(submitted["id"])
     assert failed["error"]["code"] == "budget_exceeded" and stack.cost_events() == []
+
+
+def test_prompt_cache_tokens_in_a_batch_are_priced_at_the_batch_price(
+    stack: Stack, providers: tuple[FakeNim, FakeAnthropic]
+) -> None:
+    _, anthropic = providers
+    system = " ".join(f"rule{i} keep the service reliable" for i in range(400))  # ~2,000 words
+    ids = []
+    for ask in ("review the first diff", "review the second diff"):
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": ask}]
+        body = {"kind": "complete", "deadline": "PT6H", "input": {"messages": messages}}
+        ids.append(stack.submit(body | {"input": {"messages": messages, "model": CLAUDE}})["id"])
+    assert _pass(stack)["sent"] == 2
+    assert _pass(stack)["answered"] == 2
+    price = stack.runtime.catalogue.price(CLAUDE)
+    events = [stack.cost_events(job_id)[0] for job_id in ids]
+    assert [(e.tokens_cache_write > 0, e.tokens_cache_read > 0) for e in events] == [
+        (True, False),
+        (False, True),
+    ]
+    for event in events:
+        standard = price.cost(
+            event.tokens_in, event.tokens_out, event.tokens_cache_read, event.tokens_cache_write
+        )
+        assert event.cost == price.batch_cost(standard)
+    # What the fake billed, at half price, is what the ledger recorded.
+    billed = sum(
+        price.batch_cost(
+            price.cost(
+                b["input_tokens"] + b["cache_read_input_tokens"] + b["cache_creation_input_tokens"],
+                b["output_tokens"],
+                b["cache_read_input_tokens"],
+                b["cache_creation_input_tokens"],
+            )
+        )
+        for b in anthropic.batches.bill
+    )
+    assert billed == sum(e.cost for e in events)
