@@ -327,6 +327,7 @@ class CostRollup(Base):
     provider_cache_savings: Mapped[Decimal] = mapped_column(
         MoneyUnits, default=ZERO, server_default="0"
     )
+    batch_savings: Mapped[Decimal] = mapped_column(MoneyUnits, default=ZERO, server_default="0")
 
 
 class RollupWatermark(Base):

@@ -41,6 +41,7 @@ _SUMMED = (
     "tokens_cache_read",
     "tokens_cache_write",
     "provider_cache_savings",
+    "batch_savings",
 )
 
 
@@ -105,6 +106,7 @@ def _row(granularity: str, start: datetime, labels: Sequence[Any], sums: Sums) -
         "tokens_cache_read": sums.tokens_cache_read,
         "tokens_cache_write": sums.tokens_cache_write,
         "provider_cache_savings": sums.provider_cache_savings,
+        "batch_savings": sums.batch_savings,
     }
 
 

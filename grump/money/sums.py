@@ -29,7 +29,8 @@ class Sums:
     ``tokens_cache_read`` and ``tokens_cache_write`` are the part of
     ``tokens_in`` the provider's prompt cache read and wrote;
     ``provider_cache_savings`` is what those reads saved, a cause of its own
-    beside the cache's and routing's.
+    beside the cache's and routing's; ``batch_savings`` what a provider's batch
+    discount took off deferred jobs (``grump.jobs.batches``).
     """
 
     requests: int = 0
@@ -43,11 +44,13 @@ class Sums:
     tokens_cache_read: int = 0
     tokens_cache_write: int = 0
     provider_cache_savings: Decimal = ZERO
+    batch_savings: Decimal = ZERO
 
     @property
     def savings(self) -> Decimal:
-        """What every cause saved together: the cache, routing and the provider's prompt cache."""
-        return self.cache_savings + self.routing_savings + self.provider_cache_savings
+        """What every cause saved together: the cache, routing, the provider's prompt cache, batches."""
+        saved = self.cache_savings + self.routing_savings + self.provider_cache_savings
+        return saved + self.batch_savings
 
     def add(self, other: Sums) -> None:
         """Fold ``other``'s totals into these."""
@@ -68,6 +71,7 @@ _COLUMNS = (
     CostEvent.tokens_cache_read,
     CostEvent.tokens_cache_write,
     CostEvent.provider_cache_savings,
+    CostEvent.batch_savings,
 )
 
 
@@ -101,7 +105,7 @@ def as_day(value: Any) -> date:
 
 def _sums(values: Sequence[Any]) -> Sums:
     """The Sums of one group from its count and column totals (None where nothing was summed)."""
-    n, t_in, t_out, cost, base, cache, routing, cached, read, write, provider = (
+    n, t_in, t_out, cost, base, cache, routing, cached, read, write, provider, batch = (
         value or 0 for value in values
     )
     return Sums(
@@ -116,6 +120,7 @@ def _sums(values: Sequence[Any]) -> Sums:
         tokens_cache_read=int(read),
         tokens_cache_write=int(write),
         provider_cache_savings=Decimal(provider),
+        batch_savings=Decimal(batch),
     )
 
 

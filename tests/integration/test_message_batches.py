@@ -103,6 +103,10 @@ def test_a_deferred_job_is_batched_answered_once_and_priced_at_half(
     assert event.cost == Decimal(done["cost"]) == (full * BATCH_SHARE).quantize(event.cost)
     assert event.batch_savings == full - event.cost and event.routing_savings == 0
     assert done["routing"]["batch"]["discount"] == "0.50"
+    summary = stack.client.get(
+        "/v1/costs/summary", headers={"Authorization": f"Bearer {stack.key}"}
+    ).json()["total"]
+    assert Decimal(summary["batch_savings"]) == event.batch_savings > 0
     with stack.runtime.sessions() as session:
         [batch] = session.scalars(select(MessageBatch)).all()
     assert batch.state == "ended" and batch.provider_batch_id == anthropic.batches.created[0]

@@ -35,7 +35,8 @@ class CostLine(BaseModel):
     ``tokens_cache_read`` and ``tokens_cache_write`` are the part of
     ``tokens_in`` the provider's prompt cache read and wrote;
     ``provider_cache_savings`` is what those reads saved, beside what grump's
-    cache and routing saved. ``savings`` is all three together.
+    cache and routing saved; ``batch_savings`` what Message Batches' discount saved
+    on deferred jobs. ``savings`` is all of them together.
     """
 
     key: str
@@ -49,6 +50,7 @@ class CostLine(BaseModel):
     tokens_cache_read: int = 0
     tokens_cache_write: int = 0
     provider_cache_savings: Decimal = Decimal(0)
+    batch_savings: Decimal = Decimal(0)
     savings: Decimal = Decimal(0)
 
     @classmethod
@@ -66,6 +68,7 @@ class CostLine(BaseModel):
             tokens_cache_read=sums.tokens_cache_read,
             tokens_cache_write=sums.tokens_cache_write,
             provider_cache_savings=quantize_money(sums.provider_cache_savings),
+            batch_savings=quantize_money(sums.batch_savings),
             savings=quantize_money(sums.savings),
         )
 

@@ -1,4 +1,4 @@
-"""deferred jobs through provider batches: the jobs' deadline and batch, the batches, batch savings
+"""deferred jobs through provider batches: the jobs' deadline and batch, the batches, batch savings (events, rollups)
 
 Revision ID: 0008
 Revises: 0007
@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from grump.ledger.money_units import MoneyUnits
 from grump.ledger.types import Money, UTCDateTime
 
 revision = "0008"
@@ -47,9 +48,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cost_events") as batch:
         batch.add_column(sa.Column("batch_savings", Money(), nullable=False, server_default="0"))
+    with op.batch_alter_table("cost_rollups") as batch:
+        batch.add_column(
+            sa.Column("batch_savings", MoneyUnits(), nullable=False, server_default="0")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cost_rollups") as batch:
+        batch.drop_column("batch_savings")
     with op.batch_alter_table("cost_events") as batch:
         batch.drop_column("batch_savings")
     op.drop_index("ix_jobs_deferred_unbatched", table_name="jobs")
