@@ -16,7 +16,7 @@ import orjson
 
 from grump.errors import ProviderError, ProviderTransient
 from grump.providers.answers import decode_json_object, raise_for_status
-from grump.providers.anthropic import anthropic_base_url
+from grump.providers.anthropic import anthropic_base_url, beta_headers
 from grump.providers.anthropic_answers import PROVIDER
 from grump.settings import Settings
 
@@ -39,10 +39,14 @@ class AnthropicBatches:
         )
 
     def _send(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         try:
-            response = self._client.request(method, path, json=body)
+            response = self._client.request(method, path, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise ProviderTransient(f"{PROVIDER}: batches: {exc}", provider=PROVIDER) from exc
         raise_for_status(response, PROVIDER)
@@ -50,8 +54,9 @@ class AnthropicBatches:
 
     def create(self, requests: list[dict[str, Any]]) -> dict[str, Any]:
         """Create a batch of ``{"custom_id", "params"}`` requests; the batch object."""
+        body = {"requests": requests}  # the 1-hour cache TTL's beta, when a request asks it
         return decode_json_object(
-            self._send("POST", BATCHES_PATH, {"requests": requests}), PROVIDER
+            self._send("POST", BATCHES_PATH, body, beta_headers(body)), PROVIDER
         )
 
     def retrieve(self, batch_id: str) -> dict[str, Any]:

@@ -161,7 +161,6 @@ def test_an_expired_batch_runs_its_jobs_as_ordinary_ones(
 ) -> None:
     _, anthropic = providers
     anthropic.batches.expire = True
-    anthropic.batches.errored.add("none")
     submitted = stack.submit(_deferred())
     assert _pass(stack)["sent"] == 1
     assert _pass(stack)["ordinary"] == 1
