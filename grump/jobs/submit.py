@@ -91,6 +91,19 @@ def _warm_tokens(runtime: Runtime, request: CompleteJobRequest, model: str, tena
     return warm_tokens_for(runtime, model, request.input, tenant)
 
 
+def _routing_money(
+    runtime: Runtime, request: AnyJobRequest, tenant: str, money_left: Decimal | None
+) -> Decimal | None:
+    """The budget routing weighs a job against: for one that waits for a batch on the premium
+    model, what is left grossed up by the batch discount (routing prices calls at list price)."""
+    if money_left is None or wait_of(runtime.settings, tenant, request) is None:
+        return money_left
+    premium = runtime.catalogue.price(runtime.settings.premium_model)
+    if not batchable(premium, runtime.settings) or not premium.batch_discount:
+        return money_left
+    return money_left / (Decimal(1) - premium.batch_discount)
+
+
 def plan_job(
     runtime: Runtime, request: AnyJobRequest, money_left: Decimal | None = None, tenant: str = ""
 ) -> Plan:
@@ -103,6 +116,7 @@ def plan_job(
     decision: RoutingDecision | None = None
     if isinstance(request, CompleteJobRequest):
         policy = RoutingPolicy.from_settings(settings)
+        money_left = _routing_money(runtime, request, tenant, money_left)
         warm = _warm_tokens(runtime, request, policy.premium_model, tenant)
         try:
             decision = route(

@@ -15,11 +15,13 @@ import pytest
 from sqlalchemy import select, text
 
 from grump.jobs.batches import drive_batches
+from grump.jobs.models import CompleteInput
 from grump.ledger.db import make_engine, session_scope, utcnow
 from grump.ledger.models import Job, MessageBatch
 from grump.money.budget_math import Period
 from grump.money.budgets import set_budget
 from grump.providers.anthropic_batches import AnthropicBatches
+from grump.routing.pricing import estimate_max_cost
 from grump.settings import Settings
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.anthropic_batches import BATCH_SHARE
@@ -292,3 +294,18 @@ def test_prompt_cache_tokens_in_a_batch_are_priced_at_the_batch_price(
         for b in anthropic.batches.bill
     )
     assert billed == sum(e.cost for e in events)
+
+
+def test_a_budget_short_of_the_full_price_still_routes_a_deferred_hard_job_to_claude(
+    stack: Stack,
+) -> None:
+    price = stack.runtime.catalogue.price(CLAUDE)
+    body = complete(HARD, max_tokens=40)
+    full = estimate_max_cost(price, CompleteInput.model_validate(body["input"]))
+    with session_scope(stack.runtime.sessions) as session:  # 3/4 of the full price
+        set_budget(session, "acme", None, Period.DAILY, full * 3 / 4, Decimal("0.8"), utcnow())
+    ordinary = _job(stack, stack.submit(body)["id"])
+    assert ordinary.routing is not None and ordinary.routing["reason"] == "downgraded:budget"
+    deferred = _job(stack, stack.submit(_deferred())["id"])
+    assert (deferred.model, deferred.queue) == (CLAUDE, "deferred")
+    assert deferred.reserved_cost == price.batch_cost(full)
