@@ -28,6 +28,7 @@ from typing import Any
 from celery import Celery
 
 from grump.errors import ProviderError, ProviderTransient
+from grump.jobs import admission
 from grump.jobs import batch_ledger as ledger
 from grump.jobs.batch_results import read_line, savings_note
 from grump.jobs.enqueue import publish_job
@@ -56,7 +57,7 @@ class BatchPass:
     failed: int = 0
     adopted: int = 0
     abandoned: int = 0
-    to_publish: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
+    to_publish: list[Job] = field(default_factory=list)  # to run as ordinary jobs
     ended: list[uuid.UUID] = field(default_factory=list)  # answered or failed: waiters are told
 
     def counts(self) -> dict[str, int]:
@@ -87,8 +88,10 @@ def drive_batches(
                 batches.close()
     if report.ended:
         runtime.job_waiters.announce_final(report.ended)
-    for job_id, queue, priority in report.to_publish:
-        publish_job(app, job_id, queue, priority, runtime.settings.retry_after_seconds)
+    for job in report.to_publish:
+        # Fair share as for any new job: past the tenant's slots it is held, released later.
+        if admission.admitted(runtime, job):
+            publish_job(app, job.id, job.queue, job.priority, runtime.settings.retry_after_seconds)
     return report
 
 
@@ -104,7 +107,8 @@ def _to_ordinary(
     queue = ledger.run_ordinary(session, job, runtime.catalogue, deadline, key)
     if queue:
         report.ordinary += 1
-        report.to_publish.append((job.id, queue, job.priority))
+        job.queue = queue  # as the row now says (admission reads it)
+        report.to_publish.append(job)
     else:
         _failed(report, job, queue == ledger.REFUSED)
 
