@@ -42,18 +42,25 @@ def providers() -> Iterator[tuple[FakeNim, FakeAnthropic]]:
         yield pair
 
 
+def _forget_batches_and_budgets(url: str) -> None:
+    """What clean_ledger leaves behind: batch rows, and budgets (later tests must not meet them)."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE message_batches, budgets CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture
 def stack(real_settings: Settings, providers: tuple[FakeNim, FakeAnthropic]) -> Iterator[Stack]:
     nim, anthropic = providers
-    engine = make_engine(real_settings.database_url or "")
-    with engine.begin() as connection:  # what clean_ledger leaves: batches, and budgets
-        connection.execute(text("TRUNCATE message_batches, budgets CASCADE"))
-    engine.dispose()
+    url = real_settings.database_url or ""
+    _forget_batches_and_budgets(url)
     built = Stack(with_fakes(real_settings, nim, anthropic, defer_priority_zero_tenants="acme"))
     try:
         yield built
     finally:
         built.close()
+        _forget_batches_and_budgets(url)
 
 
 def _deferred(content: str = HARD, deadline: str | None = "PT6H", **extra: Any) -> dict[str, Any]:
