@@ -108,8 +108,11 @@ class Leases:
     def take(self, job_id: uuid.UUID) -> bool | None:
         """Hold ``job_id``'s lease to run it; see the class's docstring for the answers."""
         with self._lock:
+            # Checked and marked at once: two deliveries of one job in this process (a
+            # restored message and a requeued one) must not both pass, or both would run.
             if job_id in self._running:
                 return False
+            self._running.add(job_id)
         try:
             key = lease_key(job_id)
             mine = self._redis.set(key, self.claimer, nx=True, ex=self._ttl) or (
@@ -119,10 +122,10 @@ class Leases:
             log.warning("lease of job %s unknown (%s); running it", job_id, exc)
             mine = None
         if mine is False:
+            with self._lock:
+                self._running.discard(job_id)
             return False
         self._hold_all([job_id])
-        with self._lock:
-            self._running.add(job_id)
         return True if mine else None
 
     def done(self, job_id: uuid.UUID) -> None:

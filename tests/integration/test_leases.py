@@ -9,9 +9,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -86,6 +88,25 @@ def test_a_job_runs_in_one_process_at_a_time(redis_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_two_deliveries_of_a_job_in_one_process_never_both_run_it(redis_url: str) -> None:
+    """A restored message and a requeued one, taken by two pool threads at the same instant."""
+    leases = _leases(redis_url)
+    try:
+        for _ in range(20):
+            job, start = uuid.uuid4(), threading.Barrier(8)
+
+            def take(job: uuid.UUID = job, start: threading.Barrier = start) -> bool | None:
+                start.wait()
+                return leases.take(job)
+
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(lambda _: take(), range(8)))
+            assert sum(answer is not False for answer in answers) == 1, answers
+            leases.done(job)
+    finally:
+        leases.close()
 
 
 def test_letting_go_deletes_the_lease(redis_url: str, client: redis.Redis) -> None:
