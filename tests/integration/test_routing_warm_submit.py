@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grump.jobs.models import CompleteInput, CompleteJobRequest, JobKind, Tier
-from grump.jobs.submit import plan_job
+from grump.jobs.plan import plan_job
 from grump.routing.prompt_cache import prepare_for_provider
 from grump.runtime import Runtime
 from grump.settings import Settings
