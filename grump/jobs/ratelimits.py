@@ -14,12 +14,12 @@ import functools
 import math
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
-from grump import metrics
 from grump.errors import RateLimited, ServiceUnavailable
 from grump.jobs.models import AnyJobRequest, CompleteJobRequest, EmbedJobRequest
 from grump.providers.base import estimate_tokens
@@ -96,6 +96,14 @@ def request_tokens(request: AnyJobRequest) -> int:
 
 
 @functools.lru_cache(maxsize=8)
+def _metrics() -> ModuleType:
+    # Imported when first counted, not with this module: Settings' validator imports it,
+    # and a prefork worker must choose prometheus-client's multiprocess mode first.
+    from grump import metrics
+
+    return metrics
+
+
 def parse_tenant_limits(text: str | None) -> dict[str, tuple[float, int]]:
     """``acme=50/200000,beta=5/0`` as {tenant: (requests/s, tokens/min)}; ValueError if unreadable."""
     found: dict[str, tuple[float, int]] = {}
@@ -154,7 +162,7 @@ def _verdict(buckets: list[Bucket], answer: list[int | bytes]) -> None:
     if int(taken) == 1:
         return
     bucket = buckets[int(worst) - 1]
-    metrics.RATE_LIMITED.labels(bucket.scope, bucket.limit).inc()
+    _metrics().RATE_LIMITED.labels(bucket.scope, bucket.limit).inc()
     retry_after = max(1, math.ceil(float(wait)))
     slot = RETRY_AFTER.get()
     if slot is not None:
@@ -204,7 +212,7 @@ def admit(runtime: Runtime, tenant: str, request: AnyJobRequest, caller: Caller)
     try:
         take(runtime.redis or runtime.broker_redis, buckets)
     except RateLimited:
-        metrics.JOBS_REJECTED.labels(request.kind.value, "rate_limit").inc()
+        _metrics().JOBS_REJECTED.labels(request.kind.value, "rate_limit").inc()
         raise
 
 
@@ -216,7 +224,7 @@ async def admit_async(
     try:
         await take_async(shared_redis_async(runtime), buckets)
     except RateLimited:
-        metrics.JOBS_REJECTED.labels(request.kind.value, "rate_limit").inc()
+        _metrics().JOBS_REJECTED.labels(request.kind.value, "rate_limit").inc()
         raise
 
 
