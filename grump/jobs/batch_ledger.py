@@ -142,18 +142,15 @@ def record_answer(session: Session, job: Job, batch_key: str, outcome: Outcome) 
     values = rows.finish_values(job, outcome, now)
     values["attempts"] = Job.attempts + 1
     values["started_at"] = now
-    changed = rows.rowcount(
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == QUEUED, Job.batch_id == batch_key)
-            .values(**values)
-        )
-    )
-    if not changed:
+    joined = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == QUEUED, Job.batch_id == batch_key)
+        .values(**values)
+        .returning(Job.coalesced_count)
+    ).scalar()
+    if joined is None:
         return False
-    event = rows.cost_event(job, outcome, now)
-    event.batch_savings = outcome.batch_savings
-    session.add(event)
+    session.add(rows.cost_event(job, outcome, now, joined))
     holds.settle(session, job.id, outcome.cost)
     return True
 

@@ -14,8 +14,11 @@ from typing import Any, Literal
 from grump.errors import ProviderError
 from grump.jobs.complete import price_answer
 from grump.jobs.models import CompleteInput, Outcome
+from grump.money.baselines import with_direct
 from grump.providers.anthropic_answers import parse_messages_response
 from grump.providers.base import ChatRequest
+from grump.routing.breakpoints import has_cache_control
+from grump.routing.direct_prefixes import ClientCaching, cached_by_client
 from grump.routing.pricing import PriceCatalogue
 
 Verdict = Literal["answered", "retry", "refused"]
@@ -49,7 +52,23 @@ def batch_outcome(
     cost = price.batch_cost(full.cost)
     cache_saved = price.batch_cost(full.provider_cache_savings)
     saved = (full.cost - cost) + (full.provider_cache_savings - cache_saved)
-    return replace(full, cost=cost, provider_cache_savings=cache_saved, batch_savings=saved)
+    batched = replace(full, cost=cost, provider_cache_savings=cache_saved, batch_savings=saved)
+    return with_direct(batched, _client_caching(payload, premium_model), catalogue, premium_model)
+
+
+def _client_caching(payload: CompleteInput, premium_model: str) -> ClientCaching | None:
+    """The client's breakpoints going direct, for a deferred request: nothing of it taken as warm.
+
+    A deferred request (a review, a report) is seldom a session's next turn; beat
+    keeps no direct prefix records (``grump.routing.direct_prefixes``).
+    """
+    if not has_cache_control(payload):
+        return None
+    marked = cached_by_client(premium_model, payload)
+    if not marked:
+        return ClientCaching(0, 0)
+    last, ttl = max(marked, key=lambda item: item[0].tokens)
+    return ClientCaching(last.tokens, 0, ttl)
 
 
 def read_line(

@@ -40,19 +40,22 @@ def finish_many(session: Session, finished: Sequence[tuple[Job, Outcome]]) -> li
     if not finished:
         return []
     by_id = {job.id: (job, outcome) for job, outcome in finished}
-    active = session.scalars(
-        select(Job.id)
+    # Locked with each row's count of requests coalesced onto it, which its event answers too.
+    locked = session.execute(
+        select(Job.id, Job.coalesced_count)
         .where(Job.id.in_(list(by_id)), Job.status.in_(ACTIVE_STATUS_VALUES))
         .order_by(Job.id)
         .with_for_update()
-    ).all()
+    )
+    joined: dict[uuid.UUID, int] = {job_id: count for job_id, count in locked}
+    active = list(joined)
     if not active:
         return []
     now = utcnow()
     rows = [_result_row(*by_id[job_id], now) for job_id in active]
     session.execute(_FINISH_STATEMENT, rows, execution_options={"synchronize_session": False})
     # Core rows, not ORM objects flushed one by one: one executemany INSERT.
-    events = [_event_row(cost_event(*by_id[job_id], now)) for job_id in active]
+    events = [_event_row(cost_event(*by_id[job_id], now, joined[job_id])) for job_id in active]
     session.execute(insert(_EVENTS), events)
     settle_many(session, {job_id: by_id[job_id][1].cost for job_id in active})
     return list(active)

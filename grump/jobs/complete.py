@@ -29,9 +29,11 @@ from grump.jobs.deltas import DeltaWriter
 from grump.jobs.models import Claimed, CompleteInput, Outcome
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
+from grump.money.baselines import with_direct
 from grump.money.holds import hold_at_least
 from grump.providers.base import ChatDelta, ChatProvider, ChatRequest, ChatResult, estimate_tokens
 from grump.providers.registry import fallback_model, is_rate_limited
+from grump.routing.direct_prefixes import client_caching
 from grump.routing.pricing import MESSAGE_OVERHEAD_TOKENS, PriceCatalogue, estimate_max_cost
 from grump.routing.prompt_cache import prepare_for_provider
 from grump.runtime import Runtime
@@ -182,18 +184,28 @@ def run_complete(runtime: Runtime, job: Claimed) -> Outcome:
     payload = CompleteInput.model_validate(job.input)
     model = job.model or settings.economy_model
     writer = _writer(runtime, job) if payload.stream else None
+    catalogue, premium = runtime.catalogue, settings.premium_model
+    # Before the cache: a client going direct would have sent this request too.
+    caching = client_caching(runtime, payload, job.tenant)
     cache = runtime.completion_cache
     if cache is not None:
         found = cache.lookup(job.tenant, model, payload)
         if found is not None:
-            return hit_outcome(found.answer, runtime.catalogue, settings.premium_model)
+            hit, replayed = found.answer, (found.answer.tokens_in, found.answer.tokens_out)
+            return with_direct(
+                hit_outcome(hit, catalogue, premium), caching, catalogue, premium, replayed
+            )
     if writer is not None and writer.cancel_requested and writer.may_cancel():
         raise Cancelled(_nothing(runtime, model), 0)  # the caller left before it ran
-    outcome = _call_with_fallback(runtime, job, payload, model, writer)
+    try:
+        outcome = _call_with_fallback(runtime, job, payload, model, writer)
+    except Cancelled as stopped:  # billed for what it sent: compared with the same going direct
+        stopped.outcome = with_direct(stopped.outcome, caching, catalogue, premium)
+        raise
     if cache is not None:
         # Under the model that answered: a fallback answer never serves the routed model.
         cache.store(job.tenant, outcome.model, payload, CachedAnswer.of(outcome))
-    return outcome
+    return with_direct(outcome, caching, catalogue, premium)
 
 
 def _nothing(runtime: Runtime, model: str) -> Outcome:

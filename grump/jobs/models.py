@@ -264,6 +264,10 @@ class Outcome:
     provider_cache_savings: Decimal = Decimal(0)
     # What a provider's batch discount saved (a deferred job answered in a Message Batch).
     batch_savings: Decimal = Decimal(0)
+    # What the request would cost sent direct to the premium model with the client's own
+    # cache_control breakpoints (grump.money.baselines); None: it carried none, and the
+    # direct baseline is ``baseline_cost``.
+    direct_cost: Decimal | None = None
     # Set when the job ran on another tier than it was routed to (a provider fallback).
     tier: str | None = None
     routing: dict[str, Any] | None = None

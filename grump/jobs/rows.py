@@ -20,6 +20,7 @@ from grump.jobs.models import ACTIVE_STATUSES, JobStatus, Outcome
 from grump.ledger.db import dialect_insert, utcnow
 from grump.ledger.models import INFLIGHT_SQL, CostEvent, Job
 from grump.money import holds
+from grump.money.baselines import event_money
 
 ACTIVE_STATUS_VALUES = [s.value for s in ACTIVE_STATUSES]
 
@@ -130,8 +131,13 @@ def finish_values(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
     }
 
 
-def cost_event(job: Job, outcome: Outcome, now: datetime) -> CostEvent:
-    """The one cost event of a job that succeeded, its prompt-cache tokens and savings included."""
+def cost_event(job: Job, outcome: Outcome, now: datetime, joined: int = 0) -> CostEvent:
+    """The one cost event of a job that succeeded, its prompt-cache tokens and savings included.
+
+    ``joined`` is how many requests coalesced onto the job: the event answers them
+    too, so its baselines count them (``grump.money.baselines``).
+    """
+    money = event_money(job.kind, outcome, joined)
     return CostEvent(
         job_id=job.id,
         tenant=job.tenant,
@@ -146,10 +152,14 @@ def cost_event(job: Job, outcome: Outcome, now: datetime) -> CostEvent:
         tokens_cache_read=outcome.tokens_cache_read,
         tokens_cache_write=outcome.tokens_cache_write,
         cost=outcome.cost,
-        baseline_cost=outcome.baseline_cost,
+        baseline_cost=money.baseline_cost,
+        direct_baseline_cost=money.direct_baseline_cost,
         cache_savings=outcome.cache_savings,
-        routing_savings=outcome.routing_savings,
+        coalescing_savings=money.coalescing_savings,
+        routing_savings=money.routing_savings,
         provider_cache_savings=outcome.provider_cache_savings,
+        batch_savings=outcome.batch_savings,
+        kept_off_llm=money.kept_off_llm,
         cached=outcome.cached,
         created_at=now,
     )
@@ -158,16 +168,15 @@ def cost_event(job: Job, outcome: Outcome, now: datetime) -> CostEvent:
 def finish(session: Session, job: Job, outcome: Outcome) -> bool:
     """Record success and its one cost event; False when the job was already final."""
     now = utcnow()
-    changed = rowcount(
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status.in_(ACTIVE_STATUS_VALUES))
-            .values(**finish_values(job, outcome, now))
-        )
-    )
-    if not changed:
+    joined = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status.in_(ACTIVE_STATUS_VALUES))
+        .values(**finish_values(job, outcome, now))
+        .returning(Job.coalesced_count)
+    ).scalar()
+    if joined is None:
         return False
-    session.add(cost_event(job, outcome, now))
+    session.add(cost_event(job, outcome, now, joined))
     # Same transaction as the result: the budget is charged exactly when the job is.
     holds.settle(session, job.id, outcome.cost)
     return True
@@ -185,16 +194,15 @@ def cancel_running(session: Session, job: Job, outcome: Outcome, error: dict[str
         "status": JobStatus.CANCELLED.value,
         "error": error,
     }
-    changed = rowcount(
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == JobStatus.RUNNING.value)
-            .values(**values)
-        )
-    )
-    if not changed:
+    joined = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == JobStatus.RUNNING.value)
+        .values(**values)
+        .returning(Job.coalesced_count)
+    ).scalar()
+    if joined is None:
         return False
-    session.add(cost_event(job, outcome, now))
+    session.add(cost_event(job, outcome, now, joined))
     holds.settle(session, job.id, outcome.cost)
     return True
 

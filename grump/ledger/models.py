@@ -201,6 +201,14 @@ class CostEvent(Base):
     provider_cache_savings: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
     # What the provider's batch discount saved (a deferred job answered in a batch).
     batch_savings: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
+    # The second baseline (grump.money.baselines): the same requests sent direct to the
+    # premium model with the client's own cache_control breakpoints (``baseline_cost``
+    # is the first: premium, no cache). Equal to it when the client sent none.
+    direct_baseline_cost: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
+    # The baseline of the requests that joined this job in flight: they reached no provider.
+    coalescing_savings: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
+    # A parse job's premium price: work kept off the LLM, outside both baselines.
+    kept_off_llm: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
@@ -328,6 +336,13 @@ class CostRollup(Base):
         MoneyUnits, default=ZERO, server_default="0"
     )
     batch_savings: Mapped[Decimal] = mapped_column(MoneyUnits, default=ZERO, server_default="0")
+    direct_baseline_cost: Mapped[Decimal] = mapped_column(
+        MoneyUnits, default=ZERO, server_default="0"
+    )
+    coalescing_savings: Mapped[Decimal] = mapped_column(
+        MoneyUnits, default=ZERO, server_default="0"
+    )
+    kept_off_llm: Mapped[Decimal] = mapped_column(MoneyUnits, default=ZERO, server_default="0")
 
 
 class RollupWatermark(Base):

@@ -42,6 +42,9 @@ _SUMMED = (
     "tokens_cache_write",
     "provider_cache_savings",
     "batch_savings",
+    "direct_baseline_cost",
+    "coalescing_savings",
+    "kept_off_llm",
 )
 
 
@@ -107,6 +110,9 @@ def _row(granularity: str, start: datetime, labels: Sequence[Any], sums: Sums) -
         "tokens_cache_write": sums.tokens_cache_write,
         "provider_cache_savings": sums.provider_cache_savings,
         "batch_savings": sums.batch_savings,
+        "direct_baseline_cost": sums.direct_baseline,
+        "coalescing_savings": sums.coalescing_savings,
+        "kept_off_llm": sums.kept_off_llm,
     }
 
 

@@ -31,6 +31,12 @@ class Sums:
     ``provider_cache_savings`` is what those reads saved, a cause of its own
     beside the cache's and routing's; ``batch_savings`` what a provider's batch
     discount took off deferred jobs (``grump.jobs.batches``).
+
+    The two baselines (``grump.money.baselines``): ``baseline`` is the premium
+    model uncached, ``direct_baseline`` the premium model with the clients' own
+    breakpoints; both count LLM and embedding work only. ``coalescing_savings``
+    is the baseline of requests that joined a job in flight; ``kept_off_llm``
+    what the premium model would have charged for the parse jobs.
     """
 
     requests: int = 0
@@ -45,12 +51,23 @@ class Sums:
     tokens_cache_write: int = 0
     provider_cache_savings: Decimal = ZERO
     batch_savings: Decimal = ZERO
+    direct_baseline: Decimal = ZERO
+    coalescing_savings: Decimal = ZERO
+    kept_off_llm: Decimal = ZERO
 
     @property
     def savings(self) -> Decimal:
-        """What every cause saved together: the cache, routing, the provider's prompt cache, batches."""
-        saved = self.cache_savings + self.routing_savings + self.provider_cache_savings
-        return saved + self.batch_savings
+        """LLM and embedding spend every cause avoided against ``baseline`` (premium, uncached).
+
+        The exact cache, coalescing, routing, the provider's prompt cache, batches.
+        """
+        saved = self.cache_savings + self.coalescing_savings + self.routing_savings
+        return saved + self.provider_cache_savings + self.batch_savings
+
+    @property
+    def direct_savings(self) -> Decimal:
+        """What was spent less than going direct with the clients' own breakpoints (negative: more)."""
+        return self.direct_baseline - self.cost
 
     def add(self, other: Sums) -> None:
         """Fold ``other``'s totals into these."""
@@ -72,6 +89,9 @@ _COLUMNS = (
     CostEvent.tokens_cache_write,
     CostEvent.provider_cache_savings,
     CostEvent.batch_savings,
+    CostEvent.direct_baseline_cost,
+    CostEvent.coalescing_savings,
+    CostEvent.kept_off_llm,
 )
 
 
@@ -105,9 +125,10 @@ def as_day(value: Any) -> date:
 
 def _sums(values: Sequence[Any]) -> Sums:
     """The Sums of one group from its count and column totals (None where nothing was summed)."""
-    n, t_in, t_out, cost, base, cache, routing, cached, read, write, provider, batch = (
+    n, t_in, t_out, cost, base, cache, routing, cached, read, write, provider, batch, *more = (
         value or 0 for value in values
     )
+    direct, coalescing, kept = more
     return Sums(
         requests=int(n),
         tokens_in=int(t_in),
@@ -121,6 +142,9 @@ def _sums(values: Sequence[Any]) -> Sums:
         tokens_cache_write=int(write),
         provider_cache_savings=Decimal(provider),
         batch_savings=Decimal(batch),
+        direct_baseline=Decimal(direct),
+        coalescing_savings=Decimal(coalescing),
+        kept_off_llm=Decimal(kept),
     )
 
 

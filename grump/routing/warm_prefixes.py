@@ -115,9 +115,12 @@ def lookup_cuts(cuts: Sequence[Prefix]) -> list[Prefix]:
 class PrefixRecords:
     """The prefixes each tenant sent, in Redis; RedisError propagates to the caller."""
 
-    def __init__(self, client: Redis, record_seconds: int = RECORD_SECONDS) -> None:
+    def __init__(
+        self, client: Redis, record_seconds: int = RECORD_SECONDS, key_prefix: str = KEY_PREFIX
+    ) -> None:
         self._redis = client
         self._record_seconds = record_seconds
+        self._key_prefix = key_prefix
 
     def lookup(self, tenant: str, cuts: Sequence[Prefix]) -> dict[str, SeenPrefix]:
         """The records of those of ``cuts`` that ``tenant`` sent within the last hour, by digest."""
@@ -167,9 +170,8 @@ class PrefixRecords:
                 pipe.expire(idle, 2 * IDLE_BUCKET_SECONDS)
         pipe.execute()
 
-    @staticmethod
-    def _key(tenant: str, digest: str) -> str:
-        return f"{KEY_PREFIX}:{tenant}:{digest}"
+    def _key(self, tenant: str, digest: str) -> str:
+        return f"{self._key_prefix}:{tenant}:{digest}"
 
     @staticmethod
     def _idle_key(tenant: str, hour: int) -> str:

@@ -111,12 +111,12 @@ def cost_events(stack: Stack) -> dict[str, int]:
 
 
 def charged(stack: Stack) -> tuple[Decimal, Decimal, int]:
-    """What the cost events add up to: cost, baseline cost (the parser itself is free), tokens."""
+    """What the cost events add up to: cost, work kept off the LLM (the parser itself is free), tokens."""
     with stack.runtime.sessions() as session:
         cost, baseline, tokens = session.execute(
             select(
                 func.sum(CostEvent.cost),
-                func.sum(CostEvent.baseline_cost),
+                func.sum(CostEvent.kept_off_llm),
                 func.sum(CostEvent.tokens_in),
             )
         ).one()

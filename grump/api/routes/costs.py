@@ -30,13 +30,22 @@ TOP_USERS = 5
 
 
 class CostLine(BaseModel):
-    """Spending of one group (or the total): requests, tokens, cost, and what each cause saved against the baseline.
+    """Spending of one group (or the total): requests, tokens, cost, both baselines and what each cause saved.
 
+    Two baselines, of LLM and embedding work only: ``baseline_cost``, the same
+    requests on the premium model with no cache, and ``direct_baseline_cost``, sent
+    direct to the premium model with the clients' own ``cache_control``
+    breakpoints (cache reads and writes as the provider bills them; a request with
+    none goes uncached). ``savings`` is spend avoided against ``baseline_cost``,
+    cause by cause: ``cache_savings`` (grump's exact cache), ``coalescing_savings``
+    (requests that joined an identical job in flight), ``routing_savings``,
+    ``provider_cache_savings`` (the provider's prompt cache reads) and
+    ``batch_savings`` (Message Batches' discount on deferred jobs).
+    ``direct_savings`` is ``direct_baseline_cost`` less ``cost`` (negative when
+    going direct would have cost less). ``kept_off_llm`` is a line apart: what the
+    premium model would have charged for the parse jobs grump's parser did.
     ``tokens_cache_read`` and ``tokens_cache_write`` are the part of
-    ``tokens_in`` the provider's prompt cache read and wrote;
-    ``provider_cache_savings`` is what those reads saved, beside what grump's
-    cache and routing saved; ``batch_savings`` what Message Batches' discount saved
-    on deferred jobs. ``savings`` is all of them together.
+    ``tokens_in`` the provider's prompt cache read and wrote.
     """
 
     key: str
@@ -52,6 +61,10 @@ class CostLine(BaseModel):
     provider_cache_savings: Decimal = Decimal(0)
     batch_savings: Decimal = Decimal(0)
     savings: Decimal = Decimal(0)
+    direct_baseline_cost: Decimal = Decimal(0)
+    coalescing_savings: Decimal = Decimal(0)
+    direct_savings: Decimal = Decimal(0)
+    kept_off_llm: Decimal = Decimal(0)
 
     @classmethod
     def of(cls, key: str, sums: Sums) -> CostLine:
@@ -70,6 +83,10 @@ class CostLine(BaseModel):
             provider_cache_savings=quantize_money(sums.provider_cache_savings),
             batch_savings=quantize_money(sums.batch_savings),
             savings=quantize_money(sums.savings),
+            direct_baseline_cost=quantize_money(sums.direct_baseline),
+            coalescing_savings=quantize_money(sums.coalescing_savings),
+            direct_savings=quantize_money(sums.direct_savings),
+            kept_off_llm=quantize_money(sums.kept_off_llm),
         )
 
 
