@@ -329,3 +329,33 @@ def test_importing_reports_does_not_import_matplotlib() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_a_report_heads_with_both_baselines_and_shows_each_cause_and_parse_work_apart() -> None:
+    totals = replace(
+        seeded_report().totals,
+        direct_baseline=Decimal("2000"),
+        coalescing_savings=Decimal("10"),
+        batch_savings=Decimal("5"),
+        kept_off_llm=Decimal("77.7"),
+    )
+    report = replace(seeded_report(), totals=totals)
+    text = render_markdown(report)
+    # 812.25 + 10 + 1163.68215 + 5 against 3210.5; 2000 - 1234.56785 against 2000
+    assert (
+        "LLM and embedding spend avoided: $1,990.9322 (62.0% of the premium, uncached"
+        " baseline) and $765.4322 (38.3%) against going direct with the clients' own cache"
+        " breakpoints. Work kept off the LLM (parse jobs, at premium prices): $77.7000."
+    ) in text
+    for line in (
+        "| Baseline (direct, the clients' own cache breakpoints) | $2,000.0000 |",
+        "| Saved by coalescing | $10.0000 |",
+        "| Saved by the batch discount | $5.0000 |",
+        "| Saved against going direct | $765.4322 |",
+        "| Work kept off the LLM (parse jobs at premium prices) | $77.7000 |",
+    ):
+        assert line in text, line
+    current = next(r for r in _csv_rows(report) if r["key"] == "current")
+    assert Decimal(current["direct_baseline"]) == Decimal("2000")
+    assert Decimal(current["kept_off_llm"]) == Decimal("77.7")
+    assert Decimal(current["savings"]) == Decimal("1990.93215")

@@ -36,6 +36,10 @@ def _totals(sums: Sums) -> Totals:
         tokens_cache_read=sums.tokens_cache_read,
         tokens_cache_write=sums.tokens_cache_write,
         provider_cache_savings=sums.provider_cache_savings,
+        direct_baseline=sums.direct_baseline,
+        coalescing_savings=sums.coalescing_savings,
+        batch_savings=sums.batch_savings,
+        kept_off_llm=sums.kept_off_llm,
     )
 
 

@@ -111,25 +111,28 @@ def spend_per_day_png(report: CostReport) -> bytes | None:
 
 
 def savings_png(report: CostReport) -> bytes | None:
-    """Horizontal bars: money saved by each cause (routing, the cache, the provider's prompt cache).
+    """Horizontal bars: money saved by each cause, against the premium, uncached baseline.
 
-    None when nothing was saved.
+    The batch discount, the provider's prompt cache, routing, coalescing and the
+    exact cache; None when nothing was saved.
     """
     totals = report.totals
     sources = [
+        ("Batch discount", totals.batch_savings),
         ("Provider cache", totals.provider_cache_savings),
         ("Routing", totals.routing_savings),
+        ("Coalescing", totals.coalescing_savings),
         ("Cache", totals.cache_savings),
     ]
     if all(amount == 0 for _, amount in sources):
         return None
-    figure = _figure(9.5, 2.1)
+    figure = _figure(9.5, 2.9)
     axes = figure.add_subplot()
     values = [float(amount) for _, amount in sources]
     bars = axes.barh(
         [name for name, _ in sources],
         values,
-        color=[PALETTE[1], PALETTE[2], PALETTE[0]],
+        color=[PALETTE[i % len(PALETTE)] for i in (4, 1, 2, 3, 0)],
         height=0.6,
     )
     labels = [

@@ -12,7 +12,10 @@ breakdowns) and ``budget`` (key is the scope; ``cost`` is what it spent).
 ``tokens_cache_read`` and ``tokens_cache_write`` are the part of ``tokens_in``
 the provider's prompt cache read and wrote, ``provider_cache_savings`` what
 those reads saved; ``savings`` counts every cause. They come last, so the
-older columns keep their places.
+older columns keep their places, and after them the totals' second baseline
+(``direct_baseline``: direct to the premium model with the clients' own
+breakpoints), the causes ``coalescing_savings`` and ``batch_savings``,
+``direct_savings`` and ``kept_off_llm`` (parse jobs at premium prices).
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ COLUMNS = (
     "tokens_cache_read",
     "tokens_cache_write",
     "provider_cache_savings",
+    "direct_baseline",
+    "coalescing_savings",
+    "batch_savings",
+    "direct_savings",
+    "kept_off_llm",
 )
 
 _Row = dict[str, str]
@@ -71,6 +79,11 @@ def _totals_row(key: str, totals: Totals) -> _Row:
         "tokens_cache_read": str(totals.tokens_cache_read),
         "tokens_cache_write": str(totals.tokens_cache_write),
         "provider_cache_savings": _money(totals.provider_cache_savings),
+        "direct_baseline": _money(totals.direct_baseline),
+        "coalescing_savings": _money(totals.coalescing_savings),
+        "batch_savings": _money(totals.batch_savings),
+        "direct_savings": _money(totals.direct_savings),
+        "kept_off_llm": _money(totals.kept_off_llm),
     }
 
 

@@ -73,7 +73,8 @@ def summary_text(report: CostReport) -> str:
     return (
         f"grump {report.period.value} cost report for {report.tenant},"
         f" {report.start:%Y-%m-%d}: {format_money(totals.cost)} over {totals.requests} requests,"
-        f" {format_money(totals.savings)} saved."
+        f" {format_money(totals.savings)} of LLM and embedding spend avoided"
+        f" ({format_money(totals.direct_savings)} against going direct)."
         + "".join(f"\n- {line}" for line in report.recommendations)
     )
 

@@ -30,9 +30,12 @@ from grump.money.reports.tables import (
 )
 
 _FOOTER = (
-    "Amounts in USD. Baseline: what the same calls would have cost on the premium model"
-    " with no cache (neither grump's nor the provider's prompt cache); savings are what each"
-    " source kept off that baseline (a prompt-cache write's surcharge is part of spend)."
+    "Amounts in USD. Two baselines, of LLM and embedding work only: the same requests on the"
+    " premium model with no cache (neither grump's nor the provider's prompt cache), and sent"
+    " direct to the premium model with the clients' own cache_control breakpoints (reads and"
+    " writes as the provider bills them; a request without breakpoints goes uncached). Savings"
+    " are what each cause kept off the first (a prompt-cache write's surcharge is part of"
+    " spend); parse jobs are work kept off the LLM, a line of their own."
 )
 
 _CSS = """
@@ -125,12 +128,17 @@ def _cards(report: CostReport) -> str:
             f"; {format_count(totals.tokens_cache_read)} in read from the prompt cache,"
             f" {format_count(totals.tokens_cache_write)} written to it"
         )
-    saved_note = ""
+    saved_note = direct_note = ""
     if totals.baseline > 0:
-        saved_note = f"{format_share(totals.savings, totals.baseline)} of baseline"
+        saved_note = (
+            f"{format_share(totals.savings, totals.baseline)} of baseline (premium, no cache)"
+        )
+    if totals.direct_baseline > 0:
+        direct_note = f"{format_share(totals.direct_savings, totals.direct_baseline)} of direct"
     cards = [
         _card("Spend", format_money(totals.cost), trend, _trend_class(trend)),
         _card("Saved", format_money(totals.savings), saved_note),
+        _card("Saved against going direct", format_money(totals.direct_savings), direct_note),
         _card("Requests", format_count(totals.requests)),
         _card("Tokens", format_count(totals.tokens), tokens_note),
     ]

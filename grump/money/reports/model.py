@@ -23,11 +23,16 @@ class ReportPeriod(StrEnum):
 
 @dataclass(frozen=True)
 class Totals:
-    """What a tenant spent in one period, and what grump saved it.
+    """What a tenant spent in one period, against both baselines, and what each cause saved.
 
-    ``tokens_cache_read`` and ``tokens_cache_write`` are the part of
-    ``tokens_in`` the provider's prompt cache read and wrote;
-    ``provider_cache_savings`` is what those reads saved.
+    ``baseline`` is the LLM and embedding work on the premium model uncached,
+    ``direct_baseline`` the same sent direct with the clients' own breakpoints
+    (``grump.money.baselines``). The causes (the exact cache, coalescing,
+    routing, the provider's prompt cache, the batch discount) add up to
+    ``savings`` against ``baseline``. ``kept_off_llm`` is apart: the premium
+    model's price of the parse jobs. ``tokens_cache_read`` and
+    ``tokens_cache_write`` are the part of ``tokens_in`` the provider's prompt
+    cache read and wrote.
     """
 
     cost: Decimal
@@ -40,11 +45,21 @@ class Totals:
     tokens_cache_read: int = 0
     tokens_cache_write: int = 0
     provider_cache_savings: Decimal = Decimal(0)
+    direct_baseline: Decimal = Decimal(0)
+    coalescing_savings: Decimal = Decimal(0)
+    batch_savings: Decimal = Decimal(0)
+    kept_off_llm: Decimal = Decimal(0)
 
     @property
     def savings(self) -> Decimal:
-        """What the cache, routing and the provider's prompt cache saved together."""
-        return self.cache_savings + self.routing_savings + self.provider_cache_savings
+        """LLM and embedding spend every cause avoided against the premium, uncached baseline."""
+        saved = self.cache_savings + self.coalescing_savings + self.routing_savings
+        return saved + self.provider_cache_savings + self.batch_savings
+
+    @property
+    def direct_savings(self) -> Decimal:
+        """What was spent less than going direct with the clients' breakpoints (negative: more)."""
+        return self.direct_baseline - self.cost
 
     @property
     def tokens(self) -> int:

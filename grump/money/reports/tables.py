@@ -40,23 +40,46 @@ class Table:
 
 
 def headline(report: CostReport) -> str:
-    """One sentence: what was spent, what was saved, on how many requests."""
+    """What was spent on how many requests, and the LLM and embedding spend avoided against each baseline.
+
+    Parse jobs' premium price is a sentence of its own, never in the saving.
+    """
     totals = report.totals
     spent = f"Spent {format_money(totals.cost)} on {format_count(totals.requests)} requests"
+    kept = (
+        f" Work kept off the LLM (parse jobs, at premium prices): {format_money(totals.kept_off_llm)}."
+        if totals.kept_off_llm > 0
+        else ""
+    )
     if totals.baseline <= 0:
-        return f"{spent}."
+        return f"{spent}.{kept}"
     share = format_share(totals.savings, totals.baseline)
-    return f"{spent}; saved {format_money(totals.savings)} ({share} of the premium, uncached baseline)."
+    direct = (
+        f" and {format_money(totals.direct_savings)}"
+        f" ({format_share(totals.direct_savings, totals.direct_baseline)}) against going direct"
+        " with the clients' own cache breakpoints"
+        if totals.direct_baseline > 0
+        else ""
+    )
+    return (
+        f"{spent}; LLM and embedding spend avoided: {format_money(totals.savings)}"
+        f" ({share} of the premium, uncached baseline){direct}.{kept}"
+    )
 
 
 def _summary_lines(totals: Totals) -> list[tuple[str, Decimal | int]]:
     return [
         ("Spend", totals.cost),
         ("Baseline (premium model, no cache)", totals.baseline),
-        ("Saved by the cache", totals.cache_savings),
+        ("Baseline (direct, the clients' own cache breakpoints)", totals.direct_baseline),
+        ("Saved by the exact cache", totals.cache_savings),
+        ("Saved by coalescing", totals.coalescing_savings),
         ("Saved by routing", totals.routing_savings),
         ("Saved by the provider's prompt cache", totals.provider_cache_savings),
-        ("Saved in all", totals.savings),
+        ("Saved by the batch discount", totals.batch_savings),
+        ("Saved in all (against premium, no cache)", totals.savings),
+        ("Saved against going direct", totals.direct_savings),
+        ("Work kept off the LLM (parse jobs at premium prices)", totals.kept_off_llm),
         ("Requests", totals.requests),
         ("Tokens in", totals.tokens_in),
         ("of which read from the prompt cache", totals.tokens_cache_read),
