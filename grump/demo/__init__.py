@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
@@ -11,9 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grump.client import FINAL_STATUSES, GrumpClient
 from grump.demo.embedded import LOCAL_TENANT, run_embedded
-from grump.demo.summary import summarise, summary_table
+from grump.demo.summary import headline_lines, summarise, summary_table
 from grump.demo.workload import make_workload
-from grump.ledger.db import utcnow
+from grump.ledger.db import session_scope, utcnow
+from grump.money import costs
 from grump.money.reports.deliver import write_report
 from grump.money.reports.model import ReportPeriod
 from grump.settings import Settings
@@ -52,6 +54,11 @@ def _wait_all(
     return [finished[i] for i in unique if i in finished]
 
 
+def _has_breakpoints(job: dict[str, Any]) -> bool:
+    """Whether a workload item carries ``cache_control`` anywhere."""
+    return "cache_control" in repr(job.get("input"))
+
+
 def run_demo(settings: Settings, jobs: int = 300, timeout: float = 300.0) -> int:
     """Run ``jobs`` jobs of a mixed workload through embedded grump and print the summary and report; 1 when some did not finish in ``timeout``."""
     # A pipe or a log has no width of its own; rich would cut the table to 80 columns.
@@ -64,6 +71,7 @@ def run_demo(settings: Settings, jobs: int = 300, timeout: float = 300.0) -> int
                 "providers: [yellow]offline[/] (deterministic, no network; set keys for real ones)"
             )
         workload = make_workload(jobs)
+        began = utcnow()
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -78,9 +86,14 @@ def run_demo(settings: Settings, jobs: int = 300, timeout: float = 300.0) -> int
             done = _wait_all(client, ids, progress, timeout)
         # The run ends with the cost report of the day it ran in, from the ledger it wrote.
         report = write_report(grump.runtime, LOCAL_TENANT, ReportPeriod.DAY, utcnow())
+        with session_scope(grump.runtime.sessions) as session:
+            spent = costs.totals(session, LOCAL_TENANT, began, utcnow() + timedelta(seconds=1))
     console.print(summary_table(summarise(done)))
     coalesced = len(ids) - len(set(ids))
     console.print(f"{len(ids)} jobs accepted, {coalesced} joined an identical job in flight.")
+    parse_jobs = sum(1 for job in workload if job["kind"] == "parse")
+    for line in headline_lines(spent, parse_jobs, any(_has_breakpoints(j) for j in workload)):
+        console.print(line, highlight=False)
     console.print(f"cost report: {report}")
     missing = len(set(ids)) - len(done)
     if missing:

@@ -11,6 +11,10 @@ from typing import Any
 
 from rich.table import Table
 
+from grump.money.sums import Sums
+
+PARSE = "parse"
+
 
 def percentile(values: list[float], fraction: float) -> float:
     """Nearest-rank percentile; 0.0 for no values."""
@@ -33,15 +37,16 @@ class Group:
     cost: Decimal = Decimal(0)
     baseline: Decimal = Decimal(0)
 
-    def absorb(self, other: Group) -> None:
-        """Fold another group's figures into this one (for the totals row)."""
+    def absorb(self, other: Group, money: bool = True) -> None:
+        """Fold another group's figures into this one (for the totals row); its cost and baseline only with ``money``."""
         self.jobs += other.jobs
         self.succeeded += other.succeeded
         self.failed += other.failed
         self.latencies += other.latencies
         self.tokens += other.tokens
-        self.cost += other.cost
-        self.baseline += other.baseline
+        if money:
+            self.cost += other.cost
+            self.baseline += other.baseline
 
     def add(self, job: dict[str, Any]) -> None:
         """Count one finished job (as the API shows it) into the group."""
@@ -72,6 +77,9 @@ def _money(amount: Decimal) -> str:
 def _row(name: tuple[str, str], g: Group) -> list[str]:
     saved = g.baseline - g.cost
     share = f"{saved / g.baseline:.0%}" if g.baseline else "-"
+    cell = f"{_money(saved)} ({share})"
+    if name[1] == PARSE:
+        cell = f"kept off the LLM: {_money(saved)}"
     return [
         name[0],
         name[1],
@@ -81,7 +89,7 @@ def _row(name: tuple[str, str], g: Group) -> list[str]:
         f"{percentile(g.latencies, 0.95) * 1000:.0f}",
         f"{g.tokens:,}",
         _money(g.cost),
-        f"{_money(saved)} ({share})",
+        cell,
     ]
 
 
@@ -94,7 +102,49 @@ def summary_table(groups: dict[tuple[str, str], Group]) -> Table:
     total = Group()
     for name, group in groups.items():
         table.add_row(*_row(name, group))
-        total.absorb(group)
+        total.absorb(group, money=name[1] != PARSE)  # parse work is no LLM spend avoided
     table.add_section()
     table.add_row(*_row(("all", ""), total), style="bold")
+    table.caption = "all: cost and saving count LLM and embedding work; parse is kept off the LLM"
     return table
+
+
+def _share(part: Decimal, whole: Decimal) -> str:
+    return f"{part / whole:.1%}" if whole else "-"
+
+
+def headline_lines(totals: Sums, parse_jobs: int, breakpoints: bool) -> list[str]:
+    """The demo's headline from the ledger: LLM and embedding spend avoided, then parse work apart.
+
+    ``totals`` are the run's cost sums (``grump.money.costs.totals``); ``breakpoints``
+    says whether any request carried its own ``cache_control``.
+    """
+    causes = (
+        ("exact cache", totals.cache_savings),
+        ("coalescing", totals.coalescing_savings),
+        ("routing", totals.routing_savings),
+        ("provider caching", totals.provider_cache_savings),
+        ("batch discount", totals.batch_savings),
+    )
+    lines = [
+        f"LLM and embedding spend avoided: {_money(totals.savings)} of {_money(totals.baseline)}"
+        f" ({_share(totals.savings, totals.baseline)}) against the premium model, uncached;"
+        f" spent {_money(totals.cost)}.",
+        "  by cause: " + ", ".join(f"{name} {_money(amount)}" for name, amount in causes),
+    ]
+    if breakpoints:
+        lines.append(
+            f"  against going direct with the clients' own cache breakpoints:"
+            f" {_money(totals.direct_savings)} of {_money(totals.direct_baseline)}"
+            f" ({_share(totals.direct_savings, totals.direct_baseline)})."
+        )
+    else:
+        lines.append(
+            "  no request carried cache_control: going direct, they would run uncached,"
+            " so both baselines are the same."
+        )
+    lines.append(
+        f"Work kept off the LLM: {parse_jobs} parse jobs, {_money(totals.kept_off_llm)} at the"
+        " premium model's prices (not in the figure above)."
+    )
+    return lines
