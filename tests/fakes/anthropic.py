@@ -11,7 +11,9 @@ whitespace-separated words, as in the NIM fake. Answers follow
 message is the user's own turn (not tool results), else an echo.
 
 The prompt cache bills as Anthropic's does (``tests.fakes.prompt_cache``).
-Message Batches (``/v1/messages/batches``) live in ``tests.fakes.anthropic_batches``.
+Message Batches (``/v1/messages/batches``) live in ``tests.fakes.anthropic_batches``;
+``/v1/messages/count_tokens`` counts a request's input, free. Every call the model
+runs on is on the fake's invoice (``tests.fakes.invoice``).
 
 Run alone: ``python -m tests.fakes.anthropic --port 9002 --latency-ms 20``.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from tests.fakes.anthropic_batches import FakeBatches
@@ -32,6 +35,7 @@ from tests.fakes.chat import (
     stable_id,
     text_pieces,
 )
+from tests.fakes.invoice import text_tokens_sent
 from tests.fakes.prompt_cache import PromptCache, block_text, request_blocks
 from tests.fakes.server import (
     FakeServer,
@@ -72,11 +76,14 @@ class FakeAnthropic(FakeServer):
         self.cache = PromptCache(lambda: self._clock() + self._offset, min_cacheable_tokens)
         # Message Batches (``tests.fakes.anthropic_batches``): each request answered as
         # /v1/messages would answer it, when its batch ends.
-        self.batches = FakeBatches(self._message, lambda: self.url)
+        self.batches = FakeBatches(self._message, lambda: self.url, self._bill_batched)
 
     def advance(self, seconds: float) -> None:
         """Move the fake's clock on (prompt-cache entries expire by it)."""
         self._offset += seconds
+
+    def _bill_batched(self, message: dict[str, Any]) -> None:
+        self._bill(message, batched=True)
 
     def reset(self) -> None:
         super().reset()
@@ -92,6 +99,8 @@ class FakeAnthropic(FakeServer):
         batched = self.batches.handle(request)
         if batched is not None:
             return batched
+        if (request.method, request.path) == ("POST", "/v1/messages/count_tokens"):
+            return self._count_tokens(request.body)
         if (request.method, request.path) != ("POST", "/v1/messages"):
             return self.error(404, f"Not found: {request.method} {request.path}")
         problem = request_problem(request.body)
@@ -99,8 +108,32 @@ class FakeAnthropic(FakeServer):
             return self.error(400, problem)
         message = self._message(request.body)
         if request.body.get("stream"):
-            return streamed(*message_events(message), gap_ms=self.stream_gap_ms)
+            events = message_events(message)
+            step = streamed(*events, gap_ms=self.stream_gap_ms)
+            return replace(
+                step, billing=lambda sent, whole: self._bill_stream(message, events[:sent], whole)
+            )
+        self._bill(message)
         return reply(message)
+
+    def _bill(
+        self, message: dict[str, Any], batched: bool = False, output: int | None = None
+    ) -> None:
+        usage = message["usage"]
+        self.invoice.bill(
+            str(message["model"]),
+            uncached=usage["input_tokens"],
+            written=usage["cache_creation_input_tokens"],
+            written_1h=usage["cache_creation"]["ephemeral_1h_input_tokens"],
+            read=usage["cache_read_input_tokens"],
+            output=usage["output_tokens"] if output is None else output,
+            batched=batched,
+            cancelled=output is not None,
+        )
+
+    def _bill_stream(self, message: dict[str, Any], sent: list[bytes], whole: bool) -> None:
+        """A stream to its end is billed whole; one its client left, the input and the text sent."""
+        self._bill(message, output=None if whole else text_tokens_sent(tuple(sent)))
 
     def _message(self, body: dict[str, Any]) -> dict[str, Any]:
         blocks = request_blocks(body)
@@ -118,6 +151,10 @@ class FakeAnthropic(FakeServer):
                 "input_tokens": billed.uncached,
                 "cache_creation_input_tokens": billed.written,
                 "cache_read_input_tokens": billed.read,
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": billed.written - billed.written_1h,
+                    "ephemeral_1h_input_tokens": billed.written_1h,
+                },
                 "output_tokens": output,
             },
         }

@@ -46,6 +46,7 @@ class FakeBatches:
 
     answer: Callable[[dict[str, Any]], dict[str, Any]]
     base_url: Callable[[], str]
+    charge: Callable[[dict[str, Any]], None] = lambda message: None  # the invoice, at batch price
     polls_to_end: int = 0
     expire: bool = False
     errored: set[str] = field(default_factory=set)
@@ -124,6 +125,7 @@ class FakeBatches:
             }
         message = self.answer(request["params"])
         self.bill.append({"custom_id": custom_id, "model": message["model"], **message["usage"]})
+        self.charge(message)
         return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
 
     def _object(self, batch: _Batch) -> dict[str, Any]:

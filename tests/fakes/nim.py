@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from tests.fakes.chat import DEFAULT_STREAM_GAP_MS, count_tokens
-from tests.fakes.openai_chat import chat_problem, chat_step
+from tests.fakes.invoice import text_tokens_sent
+from tests.fakes.openai_chat import chat_problem, chat_step, chat_usage
 from tests.fakes.server import ErrorShape, FakeServer, LoggedRequest, Step, common_arguments, reply
 
 __all__ = ["FakeNim", "count_tokens", "fake_vector"]
@@ -79,7 +81,23 @@ class FakeNim(FakeServer):
         problem = chat_problem(body)
         if problem:
             return self.error(400, problem)
-        return chat_step(body, self.stream_gap_ms)
+        step = chat_step(body, self.stream_gap_ms)
+        usage = chat_usage(body)
+        model = str(body.get("model", "unknown"))
+        if step.chunks is None:
+            self.invoice.bill(
+                model, uncached=usage["prompt_tokens"], output=usage["completion_tokens"]
+            )
+            return step
+
+        def bill(sent: int, whole: bool) -> None:
+            chunks = step.chunks or ()
+            output = usage["completion_tokens"] if whole else text_tokens_sent(chunks[:sent])
+            self.invoice.bill(
+                model, uncached=usage["prompt_tokens"], output=output, cancelled=not whole
+            )
+
+        return replace(step, billing=bill)
 
     def _embeddings(self, body: Any) -> Step:
         problem = self._embeddings_problem(body)

@@ -138,6 +138,11 @@ def chat_problem(body: Any) -> str | None:
     return _tools_problem(body) or _tool_messages_problem(messages)
 
 
+def chat_usage(body: dict[str, Any]) -> dict[str, int]:
+    """The usage the answer to a valid chat request reports."""
+    return _answer(body, body.get("max_tokens", 1024)).usage
+
+
 def chat_step(body: dict[str, Any], stream_gap_ms: float) -> Step:
     """The answer to a valid chat request: a completion, or its chunks when streamed."""
     answer = _answer(body, body.get("max_tokens", 1024))

@@ -47,6 +47,7 @@ class Billed:
     uncached: int
     written: int
     read: int
+    written_1h: int = 0  # of ``written``, the tokens up to breakpoints asking the 1-hour TTL
 
 
 def block_text(block: Any) -> str:
@@ -123,17 +124,23 @@ class PromptCache:
             now = self._clock()
             hit = max((self._hit(hashes, mark, now) for mark in marks), default=-1)
             read = totals[hit] if hit >= 0 else 0
-            written_to = -1
+            segments: list[tuple[int, float]] = []  # (tokens up to a written breakpoint, its TTL)
             for mark in marks:
                 if totals[mark] >= minimum:
                     ttl = _ttl(blocks[mark].cache_control)
                     self._expiry[hashes[mark]] = max(self._expiry.get(hashes[mark], 0.0), now + ttl)
-                    written_to = max(written_to, mark) if mark > hit else written_to
+                    if mark > hit:
+                        segments.append((totals[mark], ttl))
             if hit >= 0:
                 self._expiry[hashes[hit]] = max(self._expiry[hashes[hit]], now + 300.0)
-        written = totals[written_to] - read if written_to > hit else 0
+        written_1h, start = 0, read
+        for end, ttl in segments:
+            if ttl == TTL_SECONDS["1h"]:
+                written_1h += end - start
+            start = end
+        written = start - read
         total = totals[-1] if totals else 0
-        return Billed(uncached=total - read - written, written=written, read=read)
+        return Billed(total - read - written, written, read, written_1h)
 
     def _hit(self, hashes: list[str], mark: int, now: float) -> int:
         for position in range(mark, max(-1, mark - LOOKBACK_BLOCKS), -1):

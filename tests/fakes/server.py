@@ -7,7 +7,8 @@ logged so tests can count calls and read what was sent.
 
 A fake run as a subprocess is scripted over HTTP instead:
 ``POST /_fake/script`` (a JSON list of steps), ``GET /_fake/requests``,
-``POST /_fake/reset``, ``POST /_fake/throttle`` (``{"seconds": 60}``).
+``POST /_fake/reset``, ``POST /_fake/throttle`` (``{"seconds": 60}``),
+``GET /_fake/invoice`` (every call billed at list prices: ``tests.fakes.invoice``).
 
 A streamed answer is a :class:`Step` with ``chunks``: sent with chunked
 transfer encoding, one chunk per event, ``gap_ms`` apart (real gaps, so a
@@ -29,6 +30,7 @@ import argparse
 import contextlib
 import json
 import math
+import select
 import socket
 import threading
 import time
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from tests.fakes.invoice import Invoice
 from tests.fakes.steps import (
     ErrorShape,
     Step,
@@ -93,6 +96,7 @@ class FakeServer:
         self._throttled_until = 0.0
         self._disconnects = 0
         self._finished = 0
+        self.invoice = Invoice()  # every call billed at list prices (tests.fakes.invoice)
         self._httpd = _Httpd((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -160,6 +164,7 @@ class FakeServer:
             self._throttled_until = 0.0
             self._disconnects = 0
             self._finished = 0
+        self.invoice.clear()
 
     def start(self) -> Self:
         # A short poll interval keeps stop() quick: tests start and stop many fakes.
@@ -215,6 +220,8 @@ class FakeServer:
         if request.path == "/_fake/throttle" and isinstance(request.body, dict):
             self.throttle(float(request.body["seconds"]))
             return reply({"throttled_seconds": request.body["seconds"]})
+        if request.path == "/_fake/invoice":
+            return reply(self.invoice.as_json())
         if request.path == "/_fake/reset":
             self.reset()
             return reply({"reset": True})
@@ -276,7 +283,13 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up (a timeout under test): nothing to tell it
 
     def _stream(self, step: Step) -> None:
-        """Send ``step.chunks`` with chunked transfer encoding, as an SSE endpoint does."""
+        """Send ``step.chunks`` with chunked transfer encoding, as an SSE endpoint does.
+
+        Before each event it looks whether the client has hung up, as a provider
+        stops generating for a client that left; ``step.billing`` hears how many
+        events went out.
+        """
+        sent = 0
         try:
             self.send_response(step.status)
             if not any(name.lower() == "content-type" for name, _ in step.headers):
@@ -286,20 +299,35 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in step.headers:
                 self.send_header(name, value)
             self.end_headers()
-            for sent, chunk in enumerate(step.chunks or ()):
+            for chunk in step.chunks or ():
                 if step.cut_after is not None and sent >= step.cut_after:
                     self._drop()
                     return
                 if sent and step.gap_ms:
                     time.sleep(step.gap_ms / 1000.0)
+                if sent and self._client_gone():
+                    raise ConnectionResetError
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
+                sent += 1
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
             self.server.fake._stream_finished()
+            if step.billing is not None:
+                step.billing(sent, True)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             self.server.fake._client_left()
+            if step.billing is not None:
+                step.billing(sent, False)
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed its end (readable, and nothing left to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _drop(self) -> None:
         """End the connection mid-body: the client sees an incomplete chunked message."""

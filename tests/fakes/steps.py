@@ -9,7 +9,8 @@ re-exports them all.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -68,6 +69,8 @@ class Step:
     chunks: tuple[bytes, ...] | None = None  # a streamed body, one write per chunk
     gap_ms: float = 0.0  # between chunks
     cut_after: int | None = None  # drop the connection after this many chunks
+    # Called when a stream ends: (chunks sent, whether to its end); the fake's invoice.
+    billing: Callable[[int, bool], None] | None = field(default=None, compare=False)
 
     @property
     def scripted(self) -> bool:
