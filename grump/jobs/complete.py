@@ -10,7 +10,9 @@ fails or retries as a whole), and storing the answer under the model that gave i
 
 A streamed job whose caller left (``GRUMP_STREAM_ON_DISCONNECT=cancel``) and that
 no other caller joined stops between deltas: the provider's stream is closed and
-``Cancelled`` carries what it billed (the whole input, the output so far).
+``Cancelled`` carries what it billed: the whole input, as the provider reported it
+when the stream began, and the output so far, counted by the provider's tokenizer
+where it has one.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from grump.routing.prompt_cache import prepare_for_provider
 from grump.runtime import Runtime
 
 log = logging.getLogger(__name__)
+_NO_COUNT = (ProviderTransient, ProviderError)  # a token count that failed: estimate instead
 
 
 class Cancelled(Exception):
@@ -131,9 +134,10 @@ def _streamed(
             writer.add(item)
             given.append(item)
             if writer.cancel_requested and writer.may_cancel():
-                partial = _partial(request, given, provider.name)
+                partial = _partial(request, given, provider)
                 raise Cancelled(
-                    price_answer(partial, request.model, catalogue, premium_model), len(given)
+                    price_answer(partial, request.model, catalogue, premium_model),
+                    len(given),
                 )
     finally:
         close = getattr(items, "close", None)
@@ -143,19 +147,47 @@ def _streamed(
     raise ProviderError(f"{provider.name}: the stream ended without its answer")
 
 
-def _partial(request: ChatRequest, given: list[ChatDelta], provider: str) -> ChatResult:
-    """What a stream cut short was billed: its whole input, the output it produced so far."""
+def _partial(request: ChatRequest, given: list[ChatDelta], provider: ChatProvider) -> ChatResult:
+    """What a stream cut short was billed: its whole input, the output it produced so far.
+
+    The input is the provider's own report when it sent one before the answer
+    (Anthropic's ``message_start``: cache reads and writes included), else
+    grump's estimate. The output is counted by the provider's tokenizer when it
+    has a counting endpoint, else estimated.
+    """
     text = "".join(d.text for d in given)
     arguments = "".join(d.tool_arguments + (d.tool_name or "") for d in given)
-    tokens_in = sum(estimate_tokens(m.text()) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
+    reported = next((d.input_usage for d in given if d.input_usage is not None), None)
+    if reported is not None:
+        uncached, read, write = reported
+    else:
+        uncached = sum(
+            estimate_tokens(m.text()) + MESSAGE_OVERHEAD_TOKENS for m in request.messages
+        )
+        read = write = 0
     return ChatResult(
         content=text,
         model=request.model,
-        tokens_in=tokens_in,
-        tokens_out=estimate_tokens(text) + estimate_tokens(arguments),
+        tokens_in=uncached + read + write,
+        tokens_out=_output_tokens(provider, request.model, text + arguments),
         finish_reason="cancelled",
-        provider=provider,
+        provider=provider.name,
+        tokens_cache_read=read,
+        tokens_cache_write=write,
     )
+
+
+def _output_tokens(provider: ChatProvider, model: str, produced: str) -> int:
+    """The tokens of the output a cancelled stream produced, by the provider's count if it has one."""
+    if not produced:
+        return 0
+    count = getattr(getattr(provider, "inner", provider), "count_tokens", None)
+    if count is not None:
+        try:
+            return int(count(model, produced))
+        except _NO_COUNT:
+            log.warning("%s: no token count for a cancelled stream; estimated", provider.name)
+    return estimate_tokens(produced)
 
 
 def _writer(runtime: Runtime, job: Claimed) -> DeltaWriter:

@@ -13,6 +13,7 @@ from typing import Any, Self
 
 import httpx
 
+from grump.providers.answers import expect
 from grump.providers.anthropic_answers import (
     FINISH_REASONS,
     PROVIDER,
@@ -87,6 +88,7 @@ class AnthropicChat:
             retry or RetryPolicy(),
             client,
         )
+        self._framing: int | None = None
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """The model's reply to ``request`` from ``POST /v1/messages``, with retries on transient failures."""
@@ -109,6 +111,25 @@ class AnthropicChat:
             payload,
             lambda lines: read_messages_stream(parse_sse(lines), request),
             beta_headers(payload),
+        )
+
+    def count_tokens(self, model: str, text: str) -> int:
+        """Anthropic's own count of ``text``'s tokens (``POST /v1/messages/count_tokens``, free).
+
+        The endpoint counts a request, so ``text`` goes as a user message and
+        the message's framing (what a one-token message counts beyond its token)
+        is taken off.
+        """
+        if self._framing is None:
+            self._framing = max(0, self._count(model, "x") - 1)
+        return max(0, self._count(model, text) - self._framing)
+
+    def _count(self, model: str, text: str) -> int:
+        payload = {"model": model, "messages": [{"role": "user", "content": text}]}
+        return self._http.post_json(
+            "v1/messages/count_tokens",
+            payload,
+            lambda data: expect(data, "input_tokens", int, PROVIDER),
         )
 
     def close(self) -> None:

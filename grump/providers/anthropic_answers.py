@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -123,6 +124,7 @@ class _StreamState:
         self.model: object = None
         self.tool_of_block: dict[int, int] = {}
         self.argued: set[int] = set()  # tool calls that got an argument fragment
+        self.reported = False  # whether a delta carried the input usage yet
 
     def deltas(self, kind: str, event: Mapping[str, Any]) -> Iterator[ChatDelta]:
         if kind == "message_start":
@@ -166,6 +168,15 @@ class _StreamState:
                 yield ChatDelta(tool_index=tool, tool_arguments=fragment)
 
 
+def _input_usage(usage: Mapping[str, Any]) -> tuple[int, int, int]:
+    """(uncached, cache read, cache write) input tokens of ``message_start``'s usage."""
+    return (
+        token_count(usage.get("input_tokens")) or 0,
+        token_count(usage.get("cache_read_input_tokens")) or 0,
+        token_count(usage.get("cache_creation_input_tokens")) or 0,
+    )
+
+
 def read_messages_stream(
     events: Iterator[SseEvent], request: ChatRequest
 ) -> Iterator[ChatDelta | ChatResult]:
@@ -187,6 +198,9 @@ def read_messages_stream(
             )
             return
         for delta in state.deltas(kind, data):
+            if not state.reported:  # the first delta carries message_start's input usage
+                state.reported = True
+                delta = replace(delta, input_usage=_input_usage(state.usage))
             yield state.assembly.add(delta)
     raise ProviderTransient("anthropic: stream ended before message_stop", provider=PROVIDER)
 

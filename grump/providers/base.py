@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from grump.jobs.models import CompleteInput, Message
@@ -70,7 +70,11 @@ class ChatDelta:
     """One piece of a streamed answer: text, or a fragment of one tool call.
 
     A tool call's first fragment carries its ``tool_id`` and ``tool_name``; later
-    ones only ``tool_index`` and more ``tool_arguments``.
+    ones only ``tool_index`` and more ``tool_arguments``. A provider that reports
+    its input usage before the answer (Anthropic's ``message_start``) puts it on
+    the first delta, ``input_usage`` (uncached, cache read, cache write tokens):
+    what a stream cut short was billed for its input. It is not part of what a
+    delta says (equality leaves it out).
     """
 
     text: str = ""
@@ -78,6 +82,7 @@ class ChatDelta:
     tool_id: str | None = None
     tool_name: str | None = None
     tool_arguments: str = ""
+    input_usage: tuple[int, int, int] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

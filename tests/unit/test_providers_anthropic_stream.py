@@ -49,6 +49,17 @@ def collect(items: Iterable[ChatDelta | ChatResult]) -> tuple[list[ChatDelta], C
     return deltas, result  # type: ignore[return-value]
 
 
+def test_the_stream_reports_its_input_usage_first_as_message_start_gives_it(
+    fake: FakeAnthropic,
+) -> None:
+    # A stream cut short after it is billed at least this: the whole input, cache included.
+    with client(fake) as chat:
+        first, second, *_ = list(chat.stream(QUESTION))
+    assert isinstance(first, ChatDelta) and first.text == "echo:"
+    assert first.input_usage is not None and first.input_usage[0] > 0
+    assert isinstance(second, ChatDelta) and second.input_usage is None
+
+
 def event(data: dict[str, Any]) -> bytes:
     return sse_event(data, str(data["type"]))
 
