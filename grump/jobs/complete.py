@@ -82,7 +82,11 @@ def price_answer(
     price = catalogue.price(model)
     read, write = answer.tokens_cache_read, answer.tokens_cache_write
     cost = price.cost(
-        answer.tokens_in, answer.tokens_out, cached_tokens_in=read, cache_write_tokens=write
+        answer.tokens_in,
+        answer.tokens_out,
+        cached_tokens_in=read,
+        cache_write_tokens=write,
+        cache_write_long_tokens=answer.tokens_cache_write_1h,
     )
     baseline = catalogue.price(premium_model).cost(answer.tokens_in, answer.tokens_out)
     saved = price.cost(read) - price.cost(read, cached_tokens_in=read)
@@ -159,12 +163,12 @@ def _partial(request: ChatRequest, given: list[ChatDelta], provider: ChatProvide
     arguments = "".join(d.tool_arguments + (d.tool_name or "") for d in given)
     reported = next((d.input_usage for d in given if d.input_usage is not None), None)
     if reported is not None:
-        uncached, read, write = reported
+        uncached, read, write, long_write = reported
     else:
         uncached = sum(
             estimate_tokens(m.text()) + MESSAGE_OVERHEAD_TOKENS for m in request.messages
         )
-        read = write = 0
+        read = write = long_write = 0
     return ChatResult(
         content=text,
         model=request.model,
@@ -174,6 +178,7 @@ def _partial(request: ChatRequest, given: list[ChatDelta], provider: ChatProvide
         provider=provider.name,
         tokens_cache_read=read,
         tokens_cache_write=write,
+        tokens_cache_write_1h=long_write,
     )
 
 

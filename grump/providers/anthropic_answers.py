@@ -4,7 +4,8 @@ A plain answer's text blocks are joined into the content and its ``tool_use``
 blocks become tool calls (``arguments`` the input as JSON text); thinking
 blocks are not the answer. Usage: ``tokens_in`` counts every input token, the
 prompt cache's reads (``cache_read_input_tokens``) and writes
-(``cache_creation_input_tokens``) included, which are also reported apart.
+(``cache_creation_input_tokens``) included, which are also reported apart; of
+the writes, ``cache_creation.ephemeral_1h_input_tokens`` took the 1-hour TTL.
 
 A streamed answer is Anthropic's event stream: ``message_start`` (the input
 usage, cache tokens included), per content block ``content_block_start``
@@ -111,6 +112,7 @@ def chat_result(
         tool_calls=tool_calls,
         tokens_cache_read=read,
         tokens_cache_write=written,
+        tokens_cache_write_1h=min(written, long_writes(usage)),
     )
 
 
@@ -168,13 +170,22 @@ class _StreamState:
                 yield ChatDelta(tool_index=tool, tool_arguments=fragment)
 
 
-def _input_usage(usage: Mapping[str, Any]) -> tuple[int, int, int]:
-    """(uncached, cache read, cache write) input tokens of ``message_start``'s usage."""
+def _input_usage(usage: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    """(uncached, cache read, cache write, 1-hour write) input tokens of ``message_start``'s usage."""
     return (
         token_count(usage.get("input_tokens")) or 0,
         token_count(usage.get("cache_read_input_tokens")) or 0,
         token_count(usage.get("cache_creation_input_tokens")) or 0,
+        long_writes(usage),
     )
+
+
+def long_writes(usage: Mapping[str, Any]) -> int:
+    """The cache writes Anthropic reports with the 1-hour TTL (``cache_creation``'s split)."""
+    split = usage.get("cache_creation")
+    if not isinstance(split, Mapping):
+        return 0
+    return token_count(split.get("ephemeral_1h_input_tokens")) or 0
 
 
 def read_messages_stream(

@@ -63,18 +63,20 @@ class ChatResult:
     tool_calls: tuple[ToolCallResult, ...] = ()
     tokens_cache_read: int = 0
     tokens_cache_write: int = 0
+    tokens_cache_write_1h: int = 0  # of the writes, those with the 1-hour TTL (priced 2x input)
 
 
 @dataclass(frozen=True)
 class ChatDelta:
     """One piece of a streamed answer: text, or a fragment of one tool call.
 
-    A tool call's first fragment carries its ``tool_id`` and ``tool_name``; later
-    ones only ``tool_index`` and more ``tool_arguments``. A provider that reports
-    its input usage before the answer (Anthropic's ``message_start``) puts it on
-    the first delta, ``input_usage`` (uncached, cache read, cache write tokens):
-    what a stream cut short was billed for its input. It is not part of what a
-    delta says (equality leaves it out).
+        A tool call's first fragment carries its ``tool_id`` and ``tool_name``; later
+        ones only ``tool_index`` and more ``tool_arguments``. A provider that reports
+        its input usage before the answer (Anthropic's ``message_start``) puts it on
+        the first delta, ``input_usage`` (uncached, cache read, cache write tokens, and of
+    the writes those with the 1-hour TTL):
+        what a stream cut short was billed for its input. It is not part of what a
+        delta says (equality leaves it out).
     """
 
     text: str = ""
@@ -82,7 +84,7 @@ class ChatDelta:
     tool_id: str | None = None
     tool_name: str | None = None
     tool_arguments: str = ""
-    input_usage: tuple[int, int, int] | None = field(default=None, compare=False)
+    input_usage: tuple[int, int, int, int] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,28 @@ def test_cache_tokens_beyond_tokens_in_never_make_plain_input_negative() -> None
     # A caller that forgot to add the cache tokens into tokens_in is charged for them all.
     assert CLAUDE.cost(0, 0, 1_000, 1_000) == CLAUDE.cost(2_000, 0, 1_000, 1_000)
     assert CLAUDE.cost(0, 0, 1_000, 1_000) == Decimal("0.0040500000")  # 300 + 3,750
+
+
+def test_an_answer_whose_writes_took_the_one_hour_ttl_is_priced_at_its_rate() -> None:
+    # Anthropic splits its cache writes by TTL in usage.cache_creation; the 1-hour ones cost 2x.
+    from grump.jobs.complete import price_answer
+    from grump.providers.anthropic_answers import chat_result
+    from grump.providers.base import ChatRequest
+
+    request = ChatRequest(
+        model="claude-sonnet-4-5",
+        input=CompleteInput(messages=[Message(role="user", content="hi")], max_tokens=10),
+    )
+    usage = {
+        "input_tokens": 10,
+        "cache_creation_input_tokens": 3000,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+        "output_tokens": 5,
+    }
+    answer = chat_result(
+        request, content="ok", tool_calls=(), usage=usage, stop_reason="end_turn", model=None
+    )
+    outcome = price_answer(answer, "claude-sonnet-4-5", CATALOGUE, "claude-sonnet-4-5")
+    # 10 x $3 + 1000 x $3.75 + 2000 x $6 + 5 x $15, per million.
+    assert outcome.cost == Decimal("0.015855")
