@@ -138,17 +138,17 @@ def _streamed(
             writer.add(item)
             given.append(item)
             if writer.cancel_requested and writer.may_cancel():
-                partial = _partial(request, given, provider)
-                raise Cancelled(
-                    price_answer(partial, request.model, catalogue, premium_model),
-                    len(given),
-                )
+                break
+        else:
+            raise ProviderError(f"{provider.name}: the stream ended without its answer")
     finally:
         close = getattr(items, "close", None)
         if close is not None:
             close()  # an early close closes the upstream connection
         writer.flush()
-    raise ProviderError(f"{provider.name}: the stream ended without its answer")
+    # Priced once the provider's stream is closed: it bills what it made until then.
+    partial = _partial(request, given, provider)
+    raise Cancelled(price_answer(partial, request.model, catalogue, premium_model), len(given))
 
 
 def _partial(request: ChatRequest, given: list[ChatDelta], provider: ChatProvider) -> ChatResult:

@@ -116,6 +116,12 @@ class FakeAnthropic(FakeServer):
         self._bill(message)
         return reply(message)
 
+    def _count_tokens(self, body: Any) -> Step:
+        """``/v1/messages/count_tokens``: the request's input tokens, free (no invoice line)."""
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return self.error(400, "messages: Field required")
+        return reply({"input_tokens": sum(block.tokens for block in request_blocks(body))})
+
     def _bill(
         self, message: dict[str, Any], batched: bool = False, output: int | None = None
     ) -> None:

@@ -14,7 +14,8 @@ A streamed answer is a :class:`Step` with ``chunks``: sent with chunked
 transfer encoding, one chunk per event, ``gap_ms`` apart (real gaps, so a
 client sees the first pieces before the last is sent). ``cut_after=N`` drops
 the connection after N chunks without ending the body, as a dying upstream
-does; on a step without a body it cuts the normal (streamed) answer.
+does; on a step without a body it cuts the normal (streamed) answer, and
+``gap_ms`` there slows the normal stream down.
 ``client_disconnects`` counts streams the client closed before their end,
 ``streams_finished`` those sent to their end.
 
@@ -211,7 +212,11 @@ class FakeServer:
         if step.scripted:
             return step
         answer = self.answer(request)
-        return answer if step.cut_after is None else replace(answer, cut_after=step.cut_after)
+        if step.cut_after is not None:
+            answer = replace(answer, cut_after=step.cut_after)
+        if step.gap_ms and answer.chunks is not None:  # the normal stream, slower
+            answer = replace(answer, gap_ms=step.gap_ms)
+        return answer
 
     def _control(self, request: LoggedRequest) -> Step:
         if request.path == "/_fake/script" and isinstance(request.body, list):
