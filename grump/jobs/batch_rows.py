@@ -1,31 +1,130 @@
-"""Ledger writes for many jobs at once: the gpu worker claims and records a batch together.
+"""Ledger writes for many jobs at once: the cpu and gpu workers record a batch together.
 
 The guarantees are those of ``grump.jobs.rows``, per job: a claim and a
 result are each one conditional UPDATE, a job is charged at most once
 (``cost_events.job_id`` is unique), and the budget is settled in the result's
 transaction. What changes is that a whole batch shares one transaction and one
 commit, and its budget counters are settled with one UPDATE per counter row.
+``record_batch`` is the workers' one way in: the batch in one transaction, and
+job by job when that fails, each worker saying what a ledger outage does.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy import Column, Table, bindparam, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from grump.errors import DatabaseUnavailable
 from grump.jobs.models import JobStatus, Outcome
 from grump.jobs.rows import (
     ACTIVE_STATUS_VALUES,
     cost_event,
     finish_values,
 )
-from grump.ledger.db import utcnow
+from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import CostEvent, Job
 from grump.money.holds import settle_many
+
+log = logging.getLogger(__name__)
+
+Finished = tuple[Job, Outcome]
+OnError = Callable[[Job, Exception], None]
+
+
+class OnOutage(Enum):
+    """What ``record_batch`` does when the ledger is unavailable."""
+
+    # DatabaseUnavailable propagates: nothing more is recorded and the batch's messages
+    # are delivered again (parse jobs are cheap to run twice).
+    RAISE = "raise"
+    # Each job not recorded is handed to the error handler, as any other error is
+    # (embed jobs spent provider calls: the handler retries them one by one).
+    PER_JOB = "per_job"
+
+
+@dataclass
+class RecordedBatch:
+    """Where each finished job of a batch ended, in the batch's order."""
+
+    recorded: list[Finished] = field(default_factory=list)
+    # Final already (finished elsewhere in between): neither recorded nor an error.
+    skipped: list[uuid.UUID] = field(default_factory=list)
+
+
+def record_batch(
+    sessions: sessionmaker[Session],
+    finished: Sequence[Finished],
+    on_error: OnError,
+    on_outage: OnOutage,
+) -> RecordedBatch:
+    """Record ``finished`` in one transaction; job by job when it fails.
+
+    A row finished elsewhere in between (its cost event already there) rolls the
+    whole batch back, so each job is then recorded on its own and one row costs
+    the others nothing; a job whose own record fails goes to ``on_error``. A
+    ledger outage propagates or goes to ``on_error`` per job, as ``on_outage``
+    says. Every job of ``finished`` ends recorded, skipped or handed to ``on_error``.
+    """
+    if not finished:
+        return RecordedBatch()
+    try:
+        with session_scope(sessions) as session:
+            recorded = set(finish_many(session, finished))
+    except DatabaseUnavailable as exc:
+        if on_outage is OnOutage.RAISE:
+            raise
+        for job, _ in finished:
+            on_error(job, exc)
+        return RecordedBatch()
+    except Exception:
+        kinds = ", ".join(sorted({job.kind for job, _ in finished}))
+        log.exception("recording a batch of %d %s jobs failed; one by one", len(finished), kinds)
+        return _record_each(sessions, finished, on_error, on_outage)
+    return _sorted(finished, recorded, set())
+
+
+def _record_each(
+    sessions: sessionmaker[Session],
+    finished: Sequence[Finished],
+    on_error: OnError,
+    on_outage: OnOutage,
+) -> RecordedBatch:
+    recorded: set[uuid.UUID] = set()
+    errored: set[uuid.UUID] = set()
+    for job, outcome in finished:
+        try:
+            with session_scope(sessions) as session:
+                if finish_many(session, [(job, outcome)]):
+                    recorded.add(job.id)
+        except DatabaseUnavailable as exc:
+            if on_outage is OnOutage.RAISE:
+                raise
+            errored.add(job.id)
+            on_error(job, exc)
+        except Exception as exc:
+            errored.add(job.id)
+            on_error(job, exc)
+    return _sorted(finished, recorded, errored)
+
+
+def _sorted(
+    finished: Sequence[Finished], recorded: set[uuid.UUID], errored: set[uuid.UUID]
+) -> RecordedBatch:
+    batch = RecordedBatch()
+    for job, outcome in finished:
+        if job.id in recorded:
+            batch.recorded.append((job, outcome))
+        elif job.id not in errored:
+            batch.skipped.append(job.id)
+    return batch
 
 
 def finish_many(session: Session, finished: Sequence[tuple[Job, Outcome]]) -> list[uuid.UUID]:

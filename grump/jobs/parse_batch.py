@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from grump.errors import DatabaseUnavailable, GrumpError
+from grump.errors import GrumpError
 from grump.jobs import admission
-from grump.jobs.batch_rows import finish_many
+from grump.jobs.batch_rows import OnOutage, record_batch
 from grump.jobs.models import JobKind, Outcome, ParseInput
 from grump.jobs.parse import run_parse
 from grump.jobs.rows import ACTIVE_STATUS_VALUES
@@ -94,45 +94,22 @@ def load_active_jobs(runtime: Runtime, job_ids: Sequence[uuid.UUID]) -> list[Job
 def _record_all(
     runtime: Runtime, finished: list[tuple[Job, Outcome]], report: ParseBatchReport
 ) -> None:
-    if not finished:
-        return
-    try:
-        with session_scope(runtime.sessions) as session:
-            recorded = set(finish_many(session, finished))
-    except DatabaseUnavailable:
-        raise
-    except Exception:
-        # A row finished elsewhere in between (its cost event already there) rolls the whole
-        # batch back: record each on its own, so that one row costs the others nothing.
-        log.exception("recording a batch of %d parse jobs failed; one by one", len(finished))
-        recorded = _record_each(runtime, finished, report)
-    runtime.job_waiters.announce_final(recorded)
+    # A ledger outage propagates: nothing is acknowledged, the batch is delivered again.
+    batch = record_batch(
+        runtime.sessions,
+        finished,
+        lambda job, exc: _fail(runtime, job.id, exc, report),
+        OnOutage.RAISE,
+    )
+    runtime.job_waiters.announce_final(job.id for job, _ in batch.recorded)
     # Each tenant's held parse jobs (fair share, when the parse queue takes part) move up.
-    for tenant, queue in {(job.tenant, job.queue) for job, _ in finished if job.id in recorded}:
+    for tenant, queue in {(job.tenant, job.queue) for job, _ in batch.recorded}:
         admission.job_ended(runtime, tenant, queue)
     now = utcnow()
-    for job, outcome in finished:
-        if job.id in recorded:
-            report.succeeded.append(job.id)
-            observe_success(job.kind, job.tier, outcome, (now - job.created_at).total_seconds())
-        elif job.id not in report.failed:
-            report.skipped.append(job.id)
-
-
-def _record_each(
-    runtime: Runtime, finished: list[tuple[Job, Outcome]], report: ParseBatchReport
-) -> set[uuid.UUID]:
-    recorded: set[uuid.UUID] = set()
-    for job, outcome in finished:
-        try:
-            with session_scope(runtime.sessions) as session:
-                if finish_many(session, [(job, outcome)]):
-                    recorded.add(job.id)
-        except DatabaseUnavailable:
-            raise
-        except Exception as exc:
-            _fail(runtime, job.id, exc, report)
-    return recorded
+    for job, outcome in batch.recorded:
+        report.succeeded.append(job.id)
+        observe_success(job.kind, job.tier, outcome, (now - job.created_at).total_seconds())
+    report.skipped.extend(batch.skipped)
 
 
 def _run_alone(runtime: Runtime, job: Job, report: ParseBatchReport) -> None:

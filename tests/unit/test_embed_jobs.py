@@ -174,7 +174,7 @@ def test_a_batch_is_recorded_in_one_transaction_without_falling_back(
     api: Api, server: FakeNim, caplog: pytest.LogCaptureFixture
 ) -> None:
     ids = [submit(api, [f"one transaction {i}"]) for i in range(6)]
-    with caplog.at_level(logging.WARNING, logger="grump.jobs.embed.batch"):
+    with caplog.at_level(logging.WARNING, logger="grump.jobs.batch_rows"):
         report = process_embed_batch(api.runtime, ids)
     assert sorted(report.succeeded) == sorted(ids)
     assert "one by one" not in caplog.text

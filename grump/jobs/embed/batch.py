@@ -20,12 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from grump.errors import DatabaseUnavailable, PermanentError, RequestError, TransientError
-from grump.jobs.batch_rows import finish_many
+from grump.jobs.batch_rows import OnOutage, record_batch
 from grump.jobs.claims import claim_jobs, give_back, release_leases
 from grump.jobs.embed.service import PendingEmbed
 from grump.jobs.models import EmbedInput, Outcome
 from grump.jobs.run import fail_job, observe_success
-from grump.ledger.db import session_scope, utcnow
+from grump.ledger.db import utcnow
 from grump.ledger.models import Job
 from grump.runtime import Runtime
 
@@ -103,44 +103,19 @@ def _embed_all(
 
 
 def _record_all(runtime: Runtime, finished: list[tuple[Job, Outcome]], report: BatchReport) -> None:
-    if not finished:
-        return
-    try:
-        with session_scope(runtime.sessions) as session:
-            recorded = set(finish_many(session, finished))
-    except DatabaseUnavailable as exc:
-        for job, _ in finished:
-            _handle_error(runtime, job, exc, report)
-        return
-    except Exception:
-        # One bad row must not cost the batch its results: record each on its own.
-        log.exception(
-            "recording a batch of %d embed jobs failed; recording one by one", len(finished)
-        )
-        recorded = _record_each(runtime, finished, report)
-    runtime.job_waiters.announce_final(recorded)
+    # A ledger outage is each job's transient error: retried while attempts remain.
+    batch = record_batch(
+        runtime.sessions,
+        finished,
+        lambda job, exc: _handle_error(runtime, job, exc, report),
+        OnOutage.PER_JOB,
+    )
+    runtime.job_waiters.announce_final(job.id for job, _ in batch.recorded)
     now = utcnow()
-    for job, outcome in finished:
-        if job.id in recorded:
-            report.succeeded.append(job.id)
-            latency = (now - job.created_at).total_seconds()
-            observe_success(job.kind, job.tier, outcome, latency)
-        elif job.id not in report.failed and all(r.job_id != job.id for r in report.retry):
-            report.skipped.append(job.id)
-
-
-def _record_each(
-    runtime: Runtime, finished: list[tuple[Job, Outcome]], report: BatchReport
-) -> set[uuid.UUID]:
-    recorded: set[uuid.UUID] = set()
-    for job, outcome in finished:
-        try:
-            with session_scope(runtime.sessions) as session:
-                if finish_many(session, [(job, outcome)]):
-                    recorded.add(job.id)
-        except Exception as exc:
-            _handle_error(runtime, job, exc, report)
-    return recorded
+    for job, outcome in batch.recorded:
+        report.succeeded.append(job.id)
+        observe_success(job.kind, job.tier, outcome, (now - job.created_at).total_seconds())
+    report.skipped.extend(batch.skipped)
 
 
 def _handle_error(runtime: Runtime, job: Job, exc: Exception, report: BatchReport) -> None:
