@@ -4,7 +4,7 @@ A worker process holds ``grump:lease:<job id>`` (value: its claimer id, expiring
 after ``GRUMP_WORKER_LEASE_SECONDS``) on every job whose message it has received,
 from receipt until the message is acknowledged, and while it runs the job. The
 leases are renewed every ``GRUMP_WORKER_HEARTBEAT_SECONDS`` by a helper process
-(``python -m grump.jobs.leases``), not a thread: a provider call or a parse that
+(``grump.jobs.lease_helper``), not a thread: a provider call or a parse that
 holds the GIL cannot stop the renewal, so a healthy call is never mistaken for a
 dead worker however long it takes. The worker tells the helper what it holds over
 a pipe. When the worker dies, even by SIGKILL, the pipe closes (or the helper sees
@@ -20,17 +20,13 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -41,17 +37,8 @@ log = logging.getLogger(__name__)
 
 LEASE_PREFIX = "grump:lease:"
 
-# Renew a lease that is ours or has lapsed; never one another claimer took over.
-_RENEW = """
-local holder = redis.call('GET', KEYS[1])
-if (not holder) or holder == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
-end
-return 0
-"""
-# Delete a lease only if it is still ours.
-_DROP = """
+# Delete a lease only if it is still ours (the worker and its helper both do).
+DROP_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -82,7 +69,7 @@ class Leases:
         self._heartbeat = heartbeat_seconds
         self._ttl = lease_seconds
         self._redis: Redis = redis_client(url)
-        self._drop = self._redis.register_script(_DROP)
+        self._drop = self._redis.register_script(DROP_SCRIPT)
         self._counts: Counter[uuid.UUID] = Counter()
         self._running: set[uuid.UUID] = set()
         self._lock = threading.Lock()
@@ -221,7 +208,7 @@ class Leases:
         """Start the renewing process, giving it what this process holds (caller has the lock)."""
         self._pid = os.getpid()
         helper = subprocess.Popen(
-            [sys.executable, "-m", "grump.jobs.leases", self.claimer],
+            [sys.executable, "-m", "grump.jobs.lease_helper", self.claimer],
             stdin=subprocess.PIPE,
             close_fds=True,
         )
@@ -235,86 +222,8 @@ class Leases:
         return helper
 
 
-def _renew_forever(claimer: str) -> None:
-    """The helper's loop: read +id/-id lines, renew every heartbeat, clean up when the parent goes."""
-    stdin = sys.stdin.buffer
-    url = stdin.readline().decode().strip()
-    heartbeat = float(stdin.readline())
-    ttl = int(stdin.readline())
-    parent = os.getppid()
-    client = redis_client(url)
-    renew, drop = client.register_script(_RENEW), client.register_script(_DROP)
-    # A thread reads the pipe, so the loop can wait on lines and on the clock at once.
-    lines: queue.Queue[bytes] = queue.Queue()
-    threading.Thread(target=_read_lines, args=(stdin, lines), daemon=True).start()
-    held: set[str] = set()
-    next_renewal = 0.0
-    while True:
-        now = time.monotonic()
-        if now >= next_renewal:
-            _each(
-                held, lambda key, pipe: renew(keys=[key], args=[claimer, ttl], client=pipe), client
-            )
-            next_renewal = now + heartbeat
-        # A short wait, so a parent that died with its pipe still open (a forked child
-        # kept it) is noticed within half a second.
-        got = _lines_waiting(lines, min(0.5, max(0.0, next_renewal - time.monotonic())))
-        dropped: set[str] = set()
-        for line in got:
-            if not line:  # the parent is gone: what it held is dropped below
-                break
-            key = lease_key(line[1:].decode().strip())
-            if line.startswith(b"+"):
-                held.add(key)
-                dropped.discard(key)
-            else:
-                held.discard(key)
-                dropped.add(key)
-        if b"" in got or os.getppid() != parent:
-            held |= dropped
-            break
-        # What was let go of together is deleted together.
-        _each(dropped, lambda k, pipe: drop(keys=[k], args=[claimer], client=pipe), client)
-    _each(held, lambda key, pipe: drop(keys=[key], args=[claimer], client=pipe), client)
-
-
-def _lines_waiting(lines: queue.Queue[bytes], timeout: float) -> list[bytes]:
-    """The next line (waiting up to ``timeout``) and every line already behind it."""
-    try:
-        got = [lines.get(timeout=timeout)]
-    except queue.Empty:
-        return []
-    while got[-1] != b"":
-        try:
-            got.append(lines.get_nowait())
-        except queue.Empty:
-            break
-    return got
-
-
-def _read_lines(stream: Any, lines: queue.Queue[bytes]) -> None:
-    """Put each line of ``stream`` on ``lines``; an empty one at the end (the parent is gone)."""
-    for line in stream:
-        lines.put(line)
-    lines.put(b"")
-
-
-def _each(keys: set[str], run: Callable[[str, Any], object], client: Redis) -> None:
-    """Run a script on each key in one pipeline; Redis being away is retried next heartbeat."""
-    if not keys:
-        return
-    try:
-        pipe = client.pipeline(transaction=False)
-        for key in keys:
-            run(key, pipe)
-        pipe.execute()
-    except (RedisError, OSError) as exc:
-        print(f"grump lease helper: {exc}", file=sys.stderr)
-
-
 if __name__ == "__main__":
-    # Signals meant for the worker (a Ctrl-C to its group, a warm shutdown) must not
-    # end the renewals while the worker finishes its jobs: the helper ends with its parent.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _renew_forever(sys.argv[1])
+    # A worker started before its helper had a module of its own starts it here.
+    from grump.jobs.lease_helper import main
+
+    main(sys.argv[1:])

@@ -170,6 +170,26 @@ def test_a_worker_killed_outright_loses_its_leases_at_once(
         worker.wait(5)
 
 
+@pytest.mark.parametrize("module", ["grump.jobs.lease_helper", "grump.jobs.leases"])
+def test_the_helper_renews_what_it_is_told_and_drops_it_when_the_worker_goes(
+    redis_url: str, client: redis.Redis, module: str
+) -> None:
+    # grump.jobs.leases: how a worker started before the helper had its own module starts it.
+    job, claimer = uuid.uuid4(), "claimer-of-the-test"
+    helper = subprocess.Popen([sys.executable, "-m", module, claimer], stdin=subprocess.PIPE)
+    try:
+        assert helper.stdin is not None
+        helper.stdin.write(f"{redis_url}\n{HEARTBEAT}\n{LEASE}\n+{job}\n".encode())
+        helper.stdin.flush()
+        assert _wait(lambda: client.get(lease_key(job)) == claimer.encode(), 10)
+        helper.stdin.close()  # as when the worker dies
+        assert helper.wait(10) == 0
+        assert not client.exists(lease_key(job))
+    finally:
+        helper.kill()
+        helper.wait(5)
+
+
 @pytest.fixture
 def api(tmp_path: Path, redis_url: str) -> Iterator[Api]:
     instance = Api(local_settings(tmp_path, redis_url=redis_url, fallback_to_other_tier=False))
