@@ -8,7 +8,8 @@ from collections import deque
 from grump.jobs.deltalog import Entry, delta_event, plain_pieces
 from grump.jobs.deltas import coalesce
 from grump.jobs.events import JobEvent
-from grump.jobs.stream import Seen, TextDelta, ToolCallDelta, deltas_of_result
+from grump.jobs.stream import TextDelta, ToolCallDelta
+from grump.jobs.stream_seen import Seen, deltas_of_result
 
 JOB = uuid.uuid4()
 
