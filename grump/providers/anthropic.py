@@ -22,7 +22,8 @@ from grump.providers.anthropic_answers import (
 )
 from grump.providers.anthropic_shapes import messages_payload
 from grump.providers.base import ChatDelta, ChatRequest, ChatResult
-from grump.providers.http import JsonHttpClient, RetryPolicy, Timeouts
+from grump.providers.http import RetryPolicy, Timeouts
+from grump.providers.http_stream import StreamingHttpClient
 from grump.providers.sse import parse_sse
 from grump.settings import Settings
 
@@ -80,7 +81,7 @@ class AnthropicChat:
         if settings.anthropic_api_key:
             headers["x-api-key"] = settings.anthropic_api_key
         self.base_url = anthropic_base_url(settings.anthropic_url)
-        self._http = JsonHttpClient(
+        self._http = StreamingHttpClient(
             PROVIDER,
             self.base_url,
             headers,

@@ -1,8 +1,8 @@
 """HTTP plumbing shared by the paid providers: client and retries.
 
-Every provider call goes through :class:`JsonHttpClient.post_json` (or
-:meth:`JsonHttpClient.post_stream` for a streamed answer, which retries only
-before its first piece), which
+Every provider call goes through :meth:`JsonHttpClient.post_json` (or
+``post_stream`` of ``grump.providers.http_stream.StreamingHttpClient`` for a
+streamed answer, which retries only before its first piece), which
 
 * sends JSON with connect and read timeouts from settings,
 * maps the answer onto grump's error tree (see ``grump.providers.answers``):
@@ -26,8 +26,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -42,7 +41,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from grump import metrics
-from grump.backoff import backoff, backoff_seconds
+from grump.backoff import backoff
 from grump.errors import GrumpError, ProviderError, ProviderTransient
 from grump.providers.answers import decode_json_object, raise_for_status
 from grump.settings import Settings
@@ -95,12 +94,6 @@ def _wait_seconds(policy: RetryPolicy, state: RetryCallState) -> float:
     if isinstance(error, ProviderTransient) and error.retry_after is not None:
         return error.retry_after + policy.base_delay * random.random()
     return float(backoff(policy.base_delay, policy.max_delay)(state))
-
-
-def _stream_wait_seconds(policy: RetryPolicy, error: ProviderTransient, attempt: int) -> float:
-    if error.retry_after is not None:
-        return error.retry_after + policy.base_delay * random.random()
-    return backoff_seconds(attempt, policy.base_delay, policy.max_delay)
 
 
 class _RetryAfterBeyondCap(stop_base):
@@ -201,92 +194,8 @@ class JsonHttpClient:
             self._count_failure("malformed")
             raise
 
-    def post_stream(
-        self,
-        path: str,
-        payload: Mapping[str, Any],
-        read: Callable[[Iterator[str]], Iterator[T]],
-        headers: Mapping[str, str] | None = None,
-    ) -> Iterator[T]:
-        """POST ``payload`` and yield what ``read`` makes of the answer's lines, as they arrive.
-
-        Errors before the answer's first byte map (and are retried) as in
-        :meth:`post_json`, the error body read first. A failure once ``read``
-        has yielded is never retried (the caller has half an answer): a broken
-        connection, a read timeout or a malformed line raises
-        :class:`~grump.errors.ProviderTransient`. Closing the iterator closes
-        the upstream response.
-        """
-        attempt = 0
-        while True:
-            attempt += 1
-            yielded = False
-            try:
-                with self._open_stream(path, payload, headers) as response:
-                    for item in self._read(response, read):
-                        yielded = True
-                        yield item
-                return
-            except ProviderTransient as error:
-                if yielded or not self._retries_stream(error, attempt):
-                    raise
-                wait = _stream_wait_seconds(self.retry, error, attempt)
-                logger.warning(
-                    "provider stream failed before its first piece (attempt %d): %s; "
-                    "retrying in %.2fs",
-                    attempt,
-                    error,
-                    wait,
-                )
-                self.retry.sleep(wait)
-
-    def _retries_stream(self, error: ProviderTransient, attempt: int) -> bool:
-        beyond_cap = error.retry_after is not None and error.retry_after > self.retry.max_delay
-        return attempt < self.retry.attempts and not beyond_cap
-
-    @contextmanager
-    def _open_stream(
-        self, path: str, payload: Mapping[str, Any], headers: Mapping[str, str] | None
-    ) -> Iterator[httpx.Response]:
-        try:
-            request = self._client.build_request("POST", path, json=payload, headers=headers)
-            response = self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from exc
-        try:
-            if not response.is_success:
-                self._count_failure(str(response.status_code))
-                try:
-                    response.read()
-                except httpx.HTTPError as exc:
-                    raise self._transport_error(exc) from exc
-                raise_for_status(response, self.provider)
-            yield response
-        finally:
-            response.close()
-
-    def _read(
-        self, response: httpx.Response, read: Callable[[Iterator[str]], Iterator[T]]
-    ) -> Iterator[T]:
-        broken = False
-
-        def lines() -> Iterator[str]:
-            nonlocal broken
-            try:
-                yield from response.iter_lines()
-            except httpx.HTTPError as exc:
-                broken = True
-                raise self._transport_error(exc, during="stream") from exc
-
-        try:
-            yield from read(lines())
-        except GrumpError:
-            if not broken:  # the reader refused what came: a bad chunk, an error event
-                self._count_failure("malformed")
-            raise
-
     def _transport_error(self, exc: httpx.HTTPError, during: str = "call") -> GrumpError:
-        """grump's error for a failure with no HTTP answer, counted."""
+        """grump's error for a failure with no HTTP answer (``during`` a call or a stream), counted."""
         if isinstance(exc, httpx.TimeoutException):
             self._count_failure("timeout")
             return ProviderTransient(

@@ -24,7 +24,8 @@ from grump.providers.base import (
     EmbedResult,
     estimate_tokens,
 )
-from grump.providers.http import JsonHttpClient, RetryPolicy, Timeouts
+from grump.providers.http import RetryPolicy, Timeouts
+from grump.providers.http_stream import StreamingHttpClient
 from grump.providers.openai_shapes import (
     PROVIDER,
     chat_payload,
@@ -117,7 +118,7 @@ class _NimEndpoint:
         if settings.nim_api_key:
             headers["Authorization"] = f"Bearer {settings.nim_api_key}"
         self.base_url = nim_base_url(settings.nim_url)
-        self._http = JsonHttpClient(
+        self._http = StreamingHttpClient(
             PROVIDER,
             self.base_url,
             headers,
