@@ -2,25 +2,23 @@
 
 A ``Runtime`` is per process: engines, Redis clients, providers, caches and
 the embed batcher are never shared across a fork. A prefork child calls
-``dispose`` and builds its own on first use.
+``dispose`` and builds its own on first use. Whether the services behind them
+answer is ``grump.readiness``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
-from redis.exceptions import RedisError
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from grump.broker import amqp_reachable, is_amqp_url
+from grump.broker import is_amqp_url
 from grump.ledger.aio import make_async_engine, make_async_sessionmaker
 from grump.ledger.db import make_engine, make_sessionmaker
 from grump.loop_local import LoopLocal
@@ -212,37 +210,6 @@ class Runtime:
         """The broker's URL when it is RabbitMQ (queue depths, readiness), else None."""
         broker = self.settings.broker_url
         return broker if is_amqp_url(broker) else None
-
-    async def services_reachable(self) -> dict[str, bool]:
-        """Whether the broker and Redis this process depends on answer, by role."""
-        reachable = await self.redis_reachable()
-        amqp = self.broker_amqp_url
-        if amqp is not None:
-            # kombu's connection is sync: checked on a thread, off the event loop.
-            reachable["broker"] = await asyncio.to_thread(amqp_reachable, amqp)
-        return reachable
-
-    async def redis_reachable(self) -> dict[str, bool]:
-        """Whether each Redis this process depends on answers a PING, by role."""
-        clients = self.aio_redis()
-
-        async def ping(client: AsyncRedis) -> bool:
-            try:
-                return bool(await client.ping())
-            except (RedisError, OSError):
-                return False
-
-        answers = await asyncio.gather(*(ping(client) for client in clients.values()))
-        return dict(zip(clients, answers, strict=True))
-
-    async def database_reachable(self) -> str:
-        """``ok`` when the ledger answers a query, else what stopped it."""
-        try:
-            async with self.aio_engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as exc:
-            return f"unreachable: {type(exc).__name__}"
-        return "ok"
 
     def rate_limiter(self, tier: str) -> RateLimiter | None:
         """The tier's shared token bucket; None when unlimited or there is no Redis."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from grump.api.deps import RuntimeDep
 from grump.metrics_server import exposition_registry, refresh_queue_depth
+from grump.readiness import readiness_checks
 
 router = APIRouter(tags=["health"])
 
@@ -23,12 +22,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "a service grump needs is down"}})
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Whether the database, the broker and Redis answer, with 503 and Retry-After when one does not."""
-    database, services = await asyncio.gather(
-        runtime.database_reachable(), runtime.services_reachable()
-    )
-    checks = {"database": database}
-    for name, reachable in services.items():
-        checks[name] = "ok" if reachable else "unreachable"
+    checks = await readiness_checks(runtime)
     ready = all(v == "ok" for v in checks.values())
     headers = None if ready else {"Retry-After": str(runtime.settings.retry_after_seconds)}
     return JSONResponse(
