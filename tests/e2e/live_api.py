@@ -27,8 +27,12 @@ from grump.money.budgets import set_budget
 from grump.settings import Settings
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.nim import FakeNim
+from tests.fakes.server import failure
 from tests.integration.completions_support import Stack, fakes, with_fakes
 from tests.services import redis_or_skip
+
+# The Retry-After the API with nothing behind it (``down_api``) answers with.
+DOWN_RETRY_AFTER = 9
 
 
 @dataclass
@@ -63,6 +67,29 @@ def serve(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def down_api(data_dir: Path) -> Iterator[str]:
+    """An API on a free port whose ledger, broker and Redis are all unreachable; its URL."""
+    settings = Settings.model_validate(
+        {
+            "database_url": "postgresql://postgres@127.0.0.1:1/none",
+            "broker_url": "redis://127.0.0.1:1/0",
+            "redis_url": "redis://127.0.0.1:1/0",
+            "data_dir": data_dir,
+            "retry_after_seconds": DOWN_RETRY_AFTER,
+        }
+    )
+    with serve(create_app(settings)) as url:
+        yield url
+
+
+def refused_by_the_provider(live: LiveApi) -> Iterator[bool]:
+    """``stream`` False, then True; before each, NIM is told to refuse its next call (a 400)."""
+    for stream in (False, True):
+        live.nim.script(failure(400, "the upstream refused this", "nim"))
+        yield stream
 
 
 @contextmanager

@@ -11,11 +11,14 @@ import httpx
 import pytest
 from anthropic import Anthropic, AsyncAnthropic
 
-from grump.api.app import create_app
-from grump.settings import Settings
-from tests.e2e.live_api import LiveApi, live_api, serve
+from tests.e2e.live_api import (
+    DOWN_RETRY_AFTER,
+    LiveApi,
+    down_api,
+    live_api,
+    refused_by_the_provider,
+)
 from tests.fakes.nim import count_tokens
-from tests.fakes.server import failure
 
 pytestmark = pytest.mark.e2e
 EPHEMERAL = {"type": "ephemeral"}
@@ -208,24 +211,15 @@ def test_errors_arrive_as_the_sdks_exceptions(client: Anthropic, live: LiveApi) 
 
 
 def test_an_outage_is_a_service_unavailable_error(tmp_path_factory: pytest.TempPathFactory) -> None:
-    settings = Settings.model_validate(
-        {
-            "database_url": "postgresql://postgres@127.0.0.1:1/none",
-            "broker_url": "redis://127.0.0.1:1/0",
-            "redis_url": "redis://127.0.0.1:1/0",
-            "data_dir": tmp_path_factory.mktemp("down"),
-            "retry_after_seconds": 9,
-        }
-    )
     with (
-        serve(create_app(settings)) as url,
+        down_api(tmp_path_factory.mktemp("down")) as url,
         Anthropic(base_url=url, api_key="k", max_retries=0) as sdk,
         pytest.raises(anthropic.ServiceUnavailableError) as down,
     ):
         sdk.messages.create(
             model="auto", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
         )
-    assert down.value.response.headers["retry-after"] == "9"
+    assert down.value.response.headers["retry-after"] == str(DOWN_RETRY_AFTER)
 
 
 def test_a_form_typed_json_body_is_read_and_other_bodies_get_415(live: LiveApi) -> None:
@@ -243,8 +237,7 @@ def test_a_form_typed_json_body_is_read_and_other_bodies_get_415(live: LiveApi) 
 def test_a_job_the_provider_refused_is_an_internal_server_error(
     client: Anthropic, live: LiveApi
 ) -> None:
-    for stream in (False, True):
-        live.nim.script(failure(400, "the upstream refused this", "nim"))
+    for stream in refused_by_the_provider(live):
         with pytest.raises(anthropic.InternalServerError) as failed:
             client.messages.create(
                 model="auto",

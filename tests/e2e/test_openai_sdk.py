@@ -13,11 +13,14 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from grump.api.app import create_app
-from grump.settings import Settings
-from tests.e2e.live_api import LiveApi, live_api, serve
+from tests.e2e.live_api import (
+    DOWN_RETRY_AFTER,
+    LiveApi,
+    down_api,
+    live_api,
+    refused_by_the_provider,
+)
 from tests.fakes.nim import count_tokens
-from tests.fakes.server import failure
 
 pytestmark = pytest.mark.e2e
 
@@ -219,23 +222,14 @@ def test_errors_arrive_as_the_sdks_exceptions(client: OpenAI, live: LiveApi) -> 
 def test_an_outage_is_an_internal_server_error_with_retry_after(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    settings = Settings.model_validate(
-        {
-            "database_url": "postgresql://postgres@127.0.0.1:1/none",
-            "broker_url": "redis://127.0.0.1:1/0",
-            "redis_url": "redis://127.0.0.1:1/0",
-            "data_dir": tmp_path_factory.mktemp("down"),
-            "retry_after_seconds": 9,
-        }
-    )
     with (
-        serve(create_app(settings)) as url,
+        down_api(tmp_path_factory.mktemp("down")) as url,
         OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0) as sdk,
         pytest.raises(openai.InternalServerError) as down,
     ):
         sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
     assert down.value.status_code == 503
-    assert down.value.response.headers["retry-after"] == "9"
+    assert down.value.response.headers["retry-after"] == str(DOWN_RETRY_AFTER)
 
 
 def test_a_json_body_without_its_content_type_is_read_as_json(live: LiveApi) -> None:
@@ -261,8 +255,7 @@ def test_a_json_body_without_its_content_type_is_read_as_json(live: LiveApi) -> 
 def test_a_job_the_provider_refused_is_an_internal_server_error(
     client: OpenAI, live: LiveApi
 ) -> None:
-    for stream in (False, True):
-        live.nim.script(failure(400, "the upstream refused this", "nim"))
+    for stream in refused_by_the_provider(live):
         with pytest.raises(openai.InternalServerError) as failed:
             client.chat.completions.create(
                 model="auto",
