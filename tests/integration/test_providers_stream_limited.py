@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -19,6 +18,7 @@ from grump.settings import Settings
 from tests.chat import chat_request
 from tests.fakes.nim import FakeNim
 from tests.fakes.server import sse_event, streamed
+from tests.streams import first_then_close
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +47,8 @@ def test_streams_take_a_slot_each_and_a_full_bucket_refuses_before_calling(
         sse_event({"choices": [{"index": 0, "delta": {"content": f" w{i}"}}]}) for i in range(60)
     ]
     fake.script(streamed(*long_answer, sse_event("[DONE]"), gap_ms=20))
-    stream = chat.stream(QUESTION)
-    assert next(stream) == ChatDelta(text=" w0")
-    stream.close()  # through the wrapper, down to the upstream response
-    deadline = time.monotonic() + 10
-    while fake.client_disconnects == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    # Closed through the wrapper, down to the upstream response.
+    assert first_then_close(fake, chat.stream(QUESTION)) == ChatDelta(text=" w0")
     assert fake.client_disconnects == 1
     with pytest.raises(ProviderTransient) as caught:
         next(chat.stream(QUESTION))

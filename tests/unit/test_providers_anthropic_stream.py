@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from grump.errors import ProviderError, ProviderTransient
-from grump.jobs.models import CompleteInput
 from grump.providers.anthropic import AnthropicChat
-from grump.providers.base import ChatDelta, ChatRequest, ChatResult, ToolCallResult
-from grump.providers.http import RetryPolicy
+from grump.providers.base import ChatDelta, ChatResult, ToolCallResult
 from grump.settings import Settings
 from tests.chat import chat_request
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.server import cut, failure, server_error, sse_event, streamed
+from tests.streams import FAST, collect, first_then_close, streamed_and_plain, tool_turn
 
-FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=1.0)
 QUESTION = chat_request("claude-sonnet-4-5", ("user", "name three colours please"), max_tokens=50)
 SCHEMA = {
     "type": "object",
@@ -41,12 +38,6 @@ def fake(server: FakeAnthropic) -> FakeAnthropic:
 
 def client(fake: FakeAnthropic) -> AnthropicChat:
     return AnthropicChat(Settings(anthropic_url=fake.url, anthropic_api_key="k"), retry=FAST)
-
-
-def collect(items: Iterable[ChatDelta | ChatResult]) -> tuple[list[ChatDelta], ChatResult]:
-    *deltas, result = list(items)
-    assert isinstance(result, ChatResult)
-    return deltas, result  # type: ignore[return-value]
 
 
 def test_the_stream_reports_its_input_usage_first_as_message_start_gives_it(
@@ -99,8 +90,7 @@ def ending(stop_reason: str, output_tokens: int) -> list[bytes]:
 
 def test_text_streams_in_pieces_that_join_to_the_plain_answer(fake: FakeAnthropic) -> None:
     with client(fake) as chat:
-        deltas, result = collect(chat.stream(QUESTION))
-        plain = chat.complete(QUESTION)
+        deltas, result, plain = streamed_and_plain(chat, QUESTION)
     assert [d.text for d in deltas] == ["echo:", " name", " three", " colours", " please"]
     assert result == plain
     assert fake.requests[0].body["stream"] is True
@@ -126,15 +116,9 @@ def test_deltas_arrive_before_the_stream_ends(fake: FakeAnthropic) -> None:
 
 
 def test_the_fakes_tool_use_streams_as_the_plain_answer_reads(fake: FakeAnthropic) -> None:
-    turn = ChatRequest(
-        model="claude-sonnet-4-5",
-        input=CompleteInput.model_validate(
-            {"messages": [{"role": "user", "content": "open it"}], "tools": TOOLS}
-        ),
-    )
+    turn = tool_turn("claude-sonnet-4-5", "open it", TOOLS)
     with client(fake) as chat:
-        deltas, result = collect(chat.stream(turn))
-        plain = chat.complete(turn)
+        deltas, result, plain = streamed_and_plain(chat, turn)
     first, *rest = deltas
     assert (first.tool_index, first.tool_id, first.tool_name) == (
         0,
@@ -279,12 +263,7 @@ def test_closing_the_stream_early_closes_the_upstream_response(fake: FakeAnthrop
     pieces = [block_delta(0, {"type": "text_delta", "text": f" w{i}"}) for i in range(60)]
     fake.script(streamed(*opened(), *pieces, stop(0), *ending("end_turn", 61), gap_ms=20))
     with client(fake) as chat:
-        stream = chat.stream(QUESTION)
-        assert next(stream) == ChatDelta(text="partial")
-        stream.close()
-        deadline = time.monotonic() + 10
-        while fake.client_disconnects == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert first_then_close(fake, chat.stream(QUESTION)) == ChatDelta(text="partial")
     assert (fake.client_disconnects, fake.streams_finished) == (1, 0)
 
 

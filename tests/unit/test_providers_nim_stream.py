@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -12,16 +11,14 @@ import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 
 from grump.errors import ProviderError, ProviderTransient
-from grump.jobs.models import CompleteInput
-from grump.providers.base import ChatDelta, ChatRequest, ChatResult, estimate_tokens
-from grump.providers.http import RetryPolicy
+from grump.providers.base import ChatDelta, ChatResult, estimate_tokens
 from grump.providers.nim import NimChat
 from grump.settings import Settings
 from tests.chat import chat_request
 from tests.fakes.nim import FakeNim, count_tokens
 from tests.fakes.server import cut, failure, rate_limited, sse_event, streamed
+from tests.streams import FAST, collect, first_then_close, streamed_and_plain, tool_turn
 
-FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=1.0)
 QUESTION = chat_request("m", ("user", "name three colours please"), max_tokens=50)
 TOOLS = [
     {
@@ -56,14 +53,6 @@ def client(nim: FakeNim, **overrides: Any) -> NimChat:
     return NimChat(Settings(**values), retry=FAST)
 
 
-def collect(items: Iterable[ChatDelta | ChatResult]) -> tuple[list[ChatDelta], ChatResult]:
-    pieces = list(items)
-    *deltas, result = pieces
-    assert isinstance(result, ChatResult)
-    assert all(isinstance(d, ChatDelta) for d in deltas)
-    return deltas, result  # type: ignore[return-value]
-
-
 def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
     choice = {"index": 0, "delta": delta, "finish_reason": finish}
     return sse_event(
@@ -80,8 +69,7 @@ def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> byt
 
 def test_text_streams_in_pieces_that_join_to_the_plain_answer(nim: FakeNim) -> None:
     with client(nim) as chat:
-        deltas, result = collect(chat.stream(QUESTION))
-        plain = chat.complete(QUESTION)
+        deltas, result, plain = streamed_and_plain(chat, QUESTION)
     assert [d.text for d in deltas] == ["echo:", " name", " three", " colours", " please"]
     assert result == plain
     assert result.tokens_in == count_tokens("name three colours please")  # NIM's usage chunk
@@ -107,15 +95,8 @@ def test_deltas_arrive_before_the_stream_ends(nim: FakeNim) -> None:
 
 
 def test_a_tool_call_streams_id_and_name_first_then_argument_fragments(nim: FakeNim) -> None:
-    turn = ChatRequest(
-        model="m",
-        input=CompleteInput.model_validate(
-            {"messages": [{"role": "user", "content": "find"}], "tools": TOOLS}
-        ),
-    )
     with client(nim) as chat:
-        deltas, result = collect(chat.stream(turn))
-        plain = chat.complete(turn)
+        deltas, result, plain = streamed_and_plain(chat, tool_turn("m", "find", TOOLS))
     first, *rest = deltas
     assert (first.tool_index, first.tool_name, first.tool_arguments) == (0, "lookup", "")
     assert first.tool_id == plain.tool_calls[0].id
@@ -270,22 +251,14 @@ def test_closing_the_stream_early_closes_the_upstream_response(nim: FakeNim) -> 
     long_answer = [chunk({"content": f" w{i}"}) for i in range(60)]
     nim.script(streamed(*long_answer, sse_event("[DONE]"), gap_ms=20))
     with client(nim) as chat:
-        stream = chat.stream(QUESTION)
-        assert next(stream) == ChatDelta(text=" w0")
-        stream.close()
-        deadline = time.monotonic() + 10
-        while nim.client_disconnects == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert first_then_close(nim, chat.stream(QUESTION)) == ChatDelta(text=" w0")
     assert (nim.client_disconnects, nim.streams_finished) == (1, 0)
 
 
 def test_the_fakes_own_stream_reads_the_same_through_the_openai_sdk(nim: FakeNim) -> None:
     messages: list[Any] = [{"role": "user", "content": "find"}]
-    turn = ChatRequest(
-        model="m", input=CompleteInput.model_validate({"messages": messages, "tools": TOOLS})
-    )
     with client(nim) as chat:
-        _, result = collect(chat.stream(turn))
+        _, result = collect(chat.stream(tool_turn("m", "find", TOOLS)))
     sdk = openai.OpenAI(base_url=f"{nim.url}/v1", api_key="k", max_retries=0)
     options = {"include_usage": True}
     with sdk.chat.completions.stream(
