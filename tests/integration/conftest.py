@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from grump.ledger.db import make_engine
 from grump.ledger.migrate import upgrade
+from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.services import create_database, drop_database, redis_or_skip
 
@@ -34,6 +36,16 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def runtime(redis_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    """A process's resources on the real Redis (the ledger embedded): warm prefixes live there."""
+    instance = Runtime(Settings.model_validate({"redis_url": redis_url, "data_dir": tmp_path}))
+    try:
+        yield instance
+    finally:
+        instance.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +46,6 @@ def controls(payload: CompleteInput) -> list[dict[str, Any]]:
         for part in m.content
         if part.cache_control is not None
     ]
-
-
-@pytest.fixture
-def runtime(redis_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    instance = Runtime(Settings.model_validate({"redis_url": redis_url, "data_dir": tmp_path}))
-    try:
-        yield instance
-    finally:
-        instance.dispose()
 
 
 def test_a_sent_prefix_is_warm_for_its_ttl_and_for_its_tenant_only(runtime: Runtime) -> None:

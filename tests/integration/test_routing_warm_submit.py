@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +10,6 @@ from grump.jobs.models import CompleteInput, CompleteJobRequest, JobKind, Tier
 from grump.jobs.plan import plan_job
 from grump.routing.prompt_cache import prepare_for_provider
 from grump.runtime import Runtime
-from grump.settings import Settings
 
 pytestmark = pytest.mark.integration
 SYSTEM = {"role": "system", "content": "You are the team's coding assistant. " * 6000}
@@ -27,15 +24,6 @@ def session(*questions: str) -> CompleteJobRequest:
     return CompleteJobRequest(
         kind=JobKind.COMPLETE, input=CompleteInput.model_validate({"messages": messages})
     )
-
-
-@pytest.fixture
-def runtime(redis_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    instance = Runtime(Settings.model_validate({"redis_url": redis_url, "data_dir": tmp_path}))
-    try:
-        yield instance
-    finally:
-        instance.dispose()
 
 
 def test_an_easy_turn_of_a_warm_session_stays_on_the_premium_cache(runtime: Runtime) -> None:
