@@ -15,17 +15,15 @@ from typing import Any
 
 import pytest
 import redis
-from celery.contrib.testing.worker import start_worker
 from sqlalchemy import func, select, update
 
-from grump.celery.profiles import WorkerKind, prefetch_multiplier
 from grump.celery.queues import PARSE_QUEUE, redis_priority_keys
 from grump.celery.task_names import RUN_JOB_TASK
 from grump.jobs.enqueue import publish_job
 from grump.ledger.db import session_scope
 from grump.ledger.models import CostEvent, Job
 from grump.settings import Settings
-from tests.integration.test_pipeline import Stack
+from tests.integration.test_pipeline import Stack, batching_stack, worker
 
 pytestmark = pytest.mark.integration
 JOBS = 120
@@ -33,25 +31,13 @@ JOBS = 120
 
 @pytest.fixture
 def stack(real_settings: Settings) -> Iterator[Stack]:
-    built = Stack(real_settings.model_copy(update={"parse_batch_wait_ms": 250.0}))
-    # What a cpu worker reserves: room for a few full batches.
-    built.celery.conf.worker_prefetch_multiplier = prefetch_multiplier(
-        built.runtime.settings, WorkerKind.CPU
-    )
+    built = batching_stack(real_settings, parse_batch_wait_ms=250.0)
     yield built
-    built.client.close()
-    built.runtime.dispose()
+    built.close()
 
 
 def cpu_worker(stack: Stack) -> Any:
-    return start_worker(
-        stack.celery,
-        pool="threads",
-        concurrency=2,
-        perform_ping_check=False,
-        queues=[PARSE_QUEUE],
-        loglevel="WARNING",
-    )
+    return worker(stack, [PARSE_QUEUE])
 
 
 def submit_parse(stack: Stack, count: int, tag: str = "") -> list[str]:

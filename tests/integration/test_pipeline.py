@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from grump.api.app import create_app
 from grump.celery.app import create_celery
+from grump.celery.profiles import WorkerKind, prefetch_multiplier
 from grump.celery.queues import ALL_QUEUES, redis_priority_keys
 from grump.jobs.requeue import requeue_stuck_jobs
 from grump.ledger.db import session_scope, utcnow
@@ -65,24 +67,39 @@ class Stack:
             )
             return int(session.scalar(query) or 0)
 
-
-@pytest.fixture
-def stack(real_settings: Settings) -> Iterator[Stack]:
-    built = Stack(real_settings)
-    yield built
-    built.client.close()
-    built.runtime.dispose()
+    def close(self) -> None:
+        self.client.close()
+        self.runtime.dispose()
 
 
-def _worker(stack: Stack):  # type: ignore[no-untyped-def]
+def batching_stack(settings: Settings, parse_batch_wait_ms: float) -> Stack:
+    """A stack whose worker reserves parse messages as the cpu worker does, in batches."""
+    built = Stack(settings.model_copy(update={"parse_batch_wait_ms": parse_batch_wait_ms}))
+    # What a cpu worker reserves: room for a few full batches.
+    built.celery.conf.worker_prefetch_multiplier = prefetch_multiplier(
+        built.runtime.settings, WorkerKind.CPU
+    )
+    return built
+
+
+def worker(stack: Stack, queues: Sequence[str] = ALL_QUEUES, **options: Any) -> Any:
+    """A thread-pool worker of two on ``queues``, started and stopped by ``with``."""
     return start_worker(
         stack.celery,
         pool="threads",
         concurrency=2,
         perform_ping_check=False,
-        queues=list(ALL_QUEUES),
+        queues=list(queues),
         loglevel="WARNING",
+        **options,
     )
+
+
+@pytest.fixture
+def stack(real_settings: Settings) -> Iterator[Stack]:
+    built = Stack(real_settings)
+    yield built
+    built.close()
 
 
 def test_jobs_of_every_kind_run_end_to_end(stack: Stack) -> None:
@@ -91,7 +108,7 @@ def test_jobs_of_every_kind_run_end_to_end(stack: Stack) -> None:
         stack.submit(COMPLETE),
         stack.submit({"kind": "embed", "input": {"texts": ["a", "b", "c"], "dimensions": 16}}),
     ]
-    with _worker(stack):
+    with worker(stack):
         jobs = [stack.wait(i) for i in ids]
     assert [j["status"] for j in jobs] == ["succeeded"] * 3
     assert jobs[0]["result"]["intents"][0]["integrations"] == ["stripe"]  # type: ignore[index]
@@ -119,6 +136,6 @@ def test_a_lost_message_is_requeued_by_beat(stack: Stack, redis_url: str) -> Non
         session.execute(update(Job).values(deadline_at=utcnow() - timedelta(seconds=1)))
     assert requeue_stuck_jobs(stack.runtime, stack.celery) == 1
     assert requeue_stuck_jobs(stack.runtime, stack.celery) == 0  # deadline moved on: not twice
-    with _worker(stack):
+    with worker(stack):
         job = stack.wait(job_id)
     assert job["status"] == "succeeded" and stack.cost_events(job_id) == 1

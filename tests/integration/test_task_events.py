@@ -9,11 +9,9 @@ from types import TracebackType
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from grump.celery.app import GrumpCelery
-from grump.celery.profiles import WorkerKind, prefetch_multiplier
-from grump.celery.queues import ALL_QUEUES, PARSE_QUEUE
+from grump.celery.queues import PARSE_QUEUE
 from grump.celery.task_names import (
     COMPLETE_JOB_TASK,
     EMBED_JOBS_TASK,
@@ -21,7 +19,7 @@ from grump.celery.task_names import (
     RUN_JOB_TASK,
 )
 from grump.settings import Settings
-from tests.integration.test_pipeline import COMPLETE, Stack
+from tests.integration.test_pipeline import COMPLETE, Stack, batching_stack, worker
 
 pytestmark = pytest.mark.integration
 EVENT_TIMEOUT = 30.0  # the longest the test waits for events that are due
@@ -91,26 +89,14 @@ def finished(events: Events, job_ids: list[str]) -> bool:
 
 @pytest.fixture
 def stack(real_settings: Settings) -> Iterator[Stack]:
-    built = Stack(real_settings.model_copy(update={"parse_batch_wait_ms": 100.0}))
-    built.celery.conf.worker_prefetch_multiplier = prefetch_multiplier(
-        built.runtime.settings, WorkerKind.CPU
-    )
+    built = batching_stack(real_settings, parse_batch_wait_ms=100.0)
     yield built
-    built.client.close()
-    built.runtime.dispose()
+    built.close()
 
 
 def test_each_kind_and_each_batched_message_is_a_task_of_its_own(stack: Stack) -> None:
-    worker = start_worker(
-        stack.celery,
-        pool="threads",
-        concurrency=2,
-        perform_ping_check=False,
-        queues=list(ALL_QUEUES),
-        loglevel="WARNING",
-        without_heartbeat=False,  # the heartbeats tell the receiver is listening
-    )
-    with worker, Events(stack.celery) as events:
+    # The heartbeats tell the receiver is listening.
+    with worker(stack, without_heartbeat=False), Events(stack.celery) as events:
         events.wait_for(
             lambda seen: any(e["type"] == "worker-heartbeat" for e in seen),
             "the receiver heard no worker",
