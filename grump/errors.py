@@ -16,7 +16,8 @@
     ├── TransientError               worth retrying later
     │   ├── ServiceUnavailable       503 + Retry-After
     │   │   ├── BrokerUnavailable
-    │   │   └── DatabaseUnavailable
+    │   │   ├── DatabaseUnavailable
+    │   │   └── Overloaded       more submits waiting than the ledger takes
     │   └── ProviderTransient        429, 5xx, connection errors from a provider
     └── PermanentError               retrying will not help
         └── ProviderError            a provider refused the request or answered garbage
@@ -152,6 +153,12 @@ class DatabaseUnavailable(ServiceUnavailable):
     """The ledger's database could not be reached."""
 
     code = "database_unavailable"
+
+
+class Overloaded(ServiceUnavailable):
+    """More submits wait for the ledger than an API process lets wait: retry after a while."""
+
+    code = "overloaded"
 
 
 class ProviderTransient(TransientError):

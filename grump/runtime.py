@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from grump.jobs.embed.service import EmbedService
     from grump.jobs.ended import EndedJobs
     from grump.jobs.leases import Leases
+    from grump.jobs.submit_groups import SubmitGroups
     from grump.jobs.waiters import JobWaiters
     from grump.providers.ratelimit import RateLimiter
 
@@ -52,6 +53,10 @@ AioLedger = tuple[AsyncEngine, async_sessionmaker[AsyncSession]]
 
 async def _close_aio_ledger(ledger: AioLedger) -> None:
     await ledger[0].dispose()
+
+
+async def _close_submit_groups(groups: SubmitGroups) -> None:
+    await groups.aclose()
 
 
 async def _close_aio_redis(clients: dict[str, AsyncRedis]) -> None:
@@ -69,6 +74,7 @@ class Runtime:
         # Async connections belong to the event loop that made them: one set per loop.
         self._aio_ledger = LoopLocal(self._make_aio_ledger, _close_aio_ledger)
         self._aio_redis = LoopLocal(self._make_aio_redis, _close_aio_redis)
+        self._submit_groups = LoopLocal(self._make_submit_groups, _close_submit_groups)
         # The process's Celery app (set by create_celery): what a worker publishes with.
         self.celery: Celery | None = None
 
@@ -85,6 +91,15 @@ class Runtime:
     def _make_aio_ledger(self) -> AioLedger:
         engine = make_async_engine(self.settings.effective_database_url)
         return engine, make_async_sessionmaker(engine)
+
+    def _make_submit_groups(self) -> SubmitGroups:
+        from grump.jobs.submit_groups import SubmitGroups
+
+        return SubmitGroups(self)
+
+    def submit_groups(self) -> SubmitGroups:
+        """The running loop's group commit of submits (``grump.jobs.submit_groups``)."""
+        return self._submit_groups.get()
 
     @property
     def aio_engine(self) -> AsyncEngine:
@@ -247,7 +262,8 @@ class Runtime:
         )
 
     async def aclose(self) -> None:
-        """Close, on the running loop, what it used: its async engine and Redis clients."""
+        """Close, on the running loop, what it used: its submit groups, async engine, Redis clients."""
+        await self._submit_groups.aclose()
         await self._aio_ledger.aclose()
         await self._aio_redis.aclose()
 
@@ -255,6 +271,7 @@ class Runtime:
         """Close what was built; a forked child calls this and builds its own again."""
         if "engine" in self.__dict__:
             self.engine.dispose()
+        self._submit_groups.close()
         self._aio_ledger.close()
         self._aio_redis.close()
         cache = self.__dict__.pop("completion_cache", None)

@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     max_texts_per_job: int = 1024
     max_jobs_per_batch: int = 500
     retry_after_seconds: int = 5
+    # Group commit of submits (grump.jobs.submit_groups): one transaction per group
+    submit_group_wait_ms: float = Field(
+        1.0,
+        ge=0,
+        le=1000,
+        description="how long a submit waits for others to share its transaction",
+    )
+    submit_group_max_jobs: int = Field(64, ge=1, le=1000, description="submits per transaction")
+    submit_groups_in_flight: int = Field(
+        4, ge=1, description="group transactions an API process runs at once"
+    )
+    submit_max_waiting: int = Field(
+        2000, ge=1, description="submits waiting for a group before more get 503"
+    )
 
     # API keys and the rate limits of keys and tenants (0 = no limit; shared through Redis)
     key_rotation_grace_seconds: int = Field(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from grump.jobs.models import JobRequest
 from grump.ledger.models import Job
+
+if TYPE_CHECKING:
+    from grump.jobs.records import JobRecord
 
 
 class JobView(BaseModel):
@@ -38,7 +41,9 @@ class JobView(BaseModel):
     links: dict[str, str]
 
     @classmethod
-    def of(cls, job: Job, *, coalesced: bool = False, with_result: bool = True) -> JobView:
+    def of(
+        cls, job: Job | JobRecord, *, coalesced: bool = False, with_result: bool = True
+    ) -> JobView:
         """The view of a job row, without its result when ``with_result`` is false (as in listings)."""
         return cls(
             id=str(job.id),

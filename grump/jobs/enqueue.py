@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from amqp.exceptions import AMQPError, MessageNacked
 from celery import Celery
@@ -31,6 +33,7 @@ def publish_job(
     priority: int,
     retry_after: int,
     countdown: float | None = None,
+    producer: Any = None,
 ) -> None:
     """Send a job's message to ``queue``; BrokerUnavailable when the broker cannot take it."""
     try:
@@ -41,6 +44,7 @@ def publish_job(
             routing_key=queue,
             priority=celery_priority(priority, amqp=is_amqp_url(app.conf.broker_url)),
             countdown=countdown,
+            producer=producer,
         )
     # AMQPError: RabbitMQ closed the connection or channel (down, a queue it refuses);
     # MessageNacked: with publisher confirms, it did not take the message.
@@ -53,3 +57,24 @@ def publish_job(
         OSError,
     ) as exc:
         raise BrokerUnavailable("broker unavailable", retry_after=retry_after) from exc
+
+
+def publish_jobs(app: Celery, jobs: Sequence[tuple[uuid.UUID, str, int]], retry_after: int) -> int:
+    """Send the messages of (job id, queue, priority) on one producer, in order.
+
+    How many were sent: all of them, or those before the first the broker refused
+    (the rest are not tried: the broker is down for them too).
+    """
+    if not jobs:
+        return 0
+    sent = 0
+    try:
+        with app.producer_or_acquire() as producer:
+            for job_id, queue, priority in jobs:
+                publish_job(app, job_id, queue, priority, retry_after, producer=producer)
+                sent += 1
+    except BrokerUnavailable:
+        return sent
+    except (KombuOperationalError, RedisError, AMQPError, ConnectionError, OSError):
+        return sent  # acquiring the producer's connection failed
+    return sent

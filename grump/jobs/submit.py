@@ -1,124 +1,41 @@
-"""Accepting a job: validate, route, fingerprint, coalesce, record, enqueue.
+"""Accepting a job: validate, rate-limit, plan, then record and publish it (``grump.jobs.group``).
 
 A job is accepted only when it is both recorded and enqueued: the row is
 committed first, then the message published; if publishing fails the row is
 marked rejected and the caller gets a 503. If even that write fails, the job
 stays ``queued`` and ``requeue_stuck_jobs`` publishes it later, so nothing
 accepted is ever left behind.
+
+The API's submits (``submit_job_async``) are group-committed with those that
+arrive with them (``grump.jobs.submit_groups``); ``submit_job`` (the CLI, cache
+warming, tools) records a group of one in its own transaction. Both run the
+same steps: ``record_group`` in the transaction, ``publish_group`` after it.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 
-from anyio import to_thread
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grump import metrics
-from grump.errors import BrokerUnavailable, BudgetExceeded, Conflict
-from grump.jobs import admission, rows
-from grump.jobs.enqueue import publish_job
+from grump.errors import BudgetExceeded, GrumpError, ServiceUnavailable
+from grump.jobs import submit_rows
+from grump.jobs.group import Pending, Submitted, answer_of, publish_group, record_group, to_publish
 from grump.jobs.limits import validate_limits
-from grump.jobs.models import (
-    AnyJobRequest,
-    CompleteJobRequest,
-    JobStatus,
-)
+from grump.jobs.models import AnyJobRequest, CompleteJobRequest
 from grump.jobs.plan import Plan, plan_job
 from grump.jobs.ratelimits import Caller, admit, admit_async, caller_of
+from grump.jobs.records import JobRecord, new_record
+from grump.jobs.submit_groups import UNENQUEUED
 from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.models import Job
 from grump.money import budgets
 from grump.runtime import Runtime
-from grump.settings import Settings
 
-
-@dataclass(frozen=True)
-class Submitted:
-    """What a submit gave the caller: its job, and whether it is new, coalesced or replayed."""
-
-    job: Job
-    created: bool = True
-    coalesced: bool = False
-    replayed: bool = False
-
-
-def _new_job(
-    settings: Settings,
-    tenant: str,
-    request: AnyJobRequest,
-    plan: Plan,
-    key: str | None,
-    lineage: int | None = None,
-) -> Job:
-    now = utcnow()
-    defer_until = None if plan.wait is None else now + plan.wait
-    return Job(
-        id=uuid.uuid4(),
-        tenant=tenant,
-        user_id=request.user,
-        session_id=request.session,
-        kind=request.kind.value,
-        status=JobStatus.QUEUED.value,
-        priority=request.priority,
-        tier=plan.tier.value,
-        queue=plan.queue,
-        model=plan.model,
-        routing=plan.routing.model_dump(mode="json") if plan.routing else None,
-        input=request.input.model_dump(mode="json", exclude_none=True),
-        fingerprint=plan.fingerprint,
-        idempotency_key=key,
-        attempts=0,
-        tokens_in=0,
-        tokens_out=0,
-        cost=Decimal(0),  # set here, not only by the column default: the 202 answer shows it
-        baseline_cost=Decimal(0),
-        reserved_cost=plan.reservation,
-        coalesced_count=0,
-        created_at=now,
-        enqueued_at=now,
-        # A deferred job is not stuck while it waits: beat's batches look after it.
-        deadline_at=defer_until or now + timedelta(seconds=settings.job_deadline_seconds),
-        defer_until=defer_until,
-        lineage_id=lineage,
-    )
-
-
-def _record_in(
-    session: Session,
-    settings: Settings,
-    tenant: str,
-    request: AnyJobRequest,
-    plan: Plan,
-    key: str | None,
-    lineage: int | None = None,
-) -> Submitted:
-    """The submit transaction's statements: replay, insert with holds, or coalesce."""
-    if key is not None:
-        earlier = rows.find_by_idempotency(session, tenant, key)
-        if earlier is not None:
-            if earlier.fingerprint != plan.fingerprint:
-                raise Conflict("Idempotency-Key was used for a different request")
-            return Submitted(earlier, created=False, replayed=True)
-    job = _new_job(settings, tenant, request, plan, key, lineage)
-    if rows.insert_unless_inflight(session, job):
-        # Last in the transaction, so the budget rows stay locked only until the commit;
-        # a refusal rolls back the job row too: a refused job is not recorded.
-        budgets.reserve(
-            session, job.id, tenant, request.user, plan.reservation, job.created_at, lineage
-        )
-        return Submitted(job)
-    running = rows.find_inflight(session, tenant, plan.fingerprint)
-    if running is None:
-        raise IntegrityError("coalesce", None, Exception("in-flight job finished meanwhile"))
-    rows.note_coalesced(session, running.id)
-    return Submitted(running, created=False, coalesced=True)
+__all__ = ["Submitted", "submit_job", "submit_job_async"]
 
 
 def _money_left(
@@ -139,25 +56,56 @@ def _refused(request: AnyJobRequest, exc: BudgetExceeded) -> None:
     metrics.BUDGET_REFUSED.labels(scope).inc()
 
 
-def _accepted(job: Job, plan: Plan) -> None:
+def _accepted(job: JobRecord, plan: Plan) -> None:
     metrics.JOBS_SUBMITTED.labels(job.kind, job.tier).inc()
     if plan.routing is not None:  # complete jobs: the score routing gave it, once per new job
         metrics.COMPLEXITY_SCORE.labels(job.kind).observe(plan.routing.score)
 
 
-_UNENQUEUED = "broker unavailable at submit"
-
-
-def _record(
+def _pending(
     runtime: Runtime,
     tenant: str,
     request: AnyJobRequest,
     plan: Plan,
     key: str | None,
     lineage: int | None,
-) -> Submitted:
-    with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-        return _record_in(session, runtime.settings, tenant, request, plan, key, lineage)
+) -> Pending:
+    record = new_record(runtime.settings, tenant, request, plan, key, lineage)
+    return Pending(tenant, request, plan, key, lineage, record)
+
+
+def _answered(request: AnyJobRequest, plan: Plan, outcome: Submitted | GrumpError) -> Submitted:
+    """The caller's answer, counted: a new job, or the refusal raised."""
+    if isinstance(outcome, BudgetExceeded):
+        _refused(request, outcome)
+    done = answer_of(outcome)
+    if done.created:
+        _accepted(done.job, plan)
+    return done
+
+
+def _record_alone(runtime: Runtime, app: Celery, pending: Pending) -> Submitted | GrumpError:
+    """A group of one in its own transaction, then its message; retried once on a race."""
+    retry_after = runtime.settings.retry_after_seconds
+    for _ in range(2):  # a second look finds what a concurrent identical submit made
+        try:
+            with session_scope(runtime.sessions, retry_after) as session:
+                answers = record_group(session, [pending])
+                if isinstance(answers[0], GrumpError):
+                    raise answers[0]  # rolled back: a refused job is not recorded
+        except IntegrityError:
+            continue
+        except BudgetExceeded as exc:
+            return exc
+        if answers[0] is None:
+            continue
+        refused = publish_group(runtime, app, answers, to_publish(answers))
+        if refused:
+            with session_scope(runtime.sessions, retry_after) as session:
+                submit_rows.reject_unenqueued(session, refused, UNENQUEUED)
+        assert answers[0] is not None
+        return answers[0]
+    raise ServiceUnavailable("submit raced another; retry", retry_after=1)
 
 
 def submit_job(
@@ -183,44 +131,11 @@ def submit_job(
             money_left = _money_left(session, tenant, request, who.key_id)
     try:
         plan = plan_job(runtime, request, money_left, tenant)
-        try:
-            outcome = _record(runtime, tenant, request, plan, key, who.key_id)
-        except IntegrityError:
-            # A concurrent identical submit won the race; the second look finds its job.
-            outcome = _record(runtime, tenant, request, plan, key, who.key_id)
     except BudgetExceeded as exc:
         _refused(request, exc)
         raise
-    if not outcome.created:
-        return outcome
-    if plan.wait is not None:  # a deferred job has no message: beat sends it in a batch
-        _accepted(outcome.job, plan)
-        return outcome
-    job = outcome.job
-    if not admission.admitted(runtime, job):  # held: released when the tenant's jobs end
-        _accepted(job, plan)
-        return outcome
-    try:
-        publish_job(app, job.id, job.queue, job.priority, settings.retry_after_seconds)
-    except BrokerUnavailable:
-        with session_scope(runtime.sessions, settings.retry_after_seconds) as session:
-            rows.reject_unenqueued(session, job.id, _UNENQUEUED)
-        raise
-    _accepted(job, plan)
-    return outcome
-
-
-async def _record_async(
-    runtime: Runtime,
-    tenant: str,
-    request: AnyJobRequest,
-    plan: Plan,
-    key: str | None,
-    lineage: int | None,
-) -> Submitted:
-    settings = runtime.settings
-    async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as session:
-        return await session.run_sync(_record_in, settings, tenant, request, plan, key, lineage)
+    pending = _pending(runtime, tenant, request, plan, key, who.key_id)
+    return _answered(request, plan, _record_alone(runtime, app, pending))
 
 
 async def submit_job_async(
@@ -231,11 +146,7 @@ async def submit_job_async(
     key: str | None = None,
     caller: Caller | None = None,
 ) -> Submitted:
-    """``submit_job`` on the event loop: the same steps and statements, through the async ledger.
-
-    The transaction runs ``_record_in`` as it is (``run_sync``); only the message's
-    publish, which kombu makes blocking, goes to a worker thread.
-    """
+    """``submit_job`` on the event loop, group-committed with the submits that arrive with it."""
     settings = runtime.settings
     validate_limits(settings, request)
     who = caller_of(tenant, caller)
@@ -246,30 +157,12 @@ async def submit_job_async(
             money_left = await s.run_sync(_money_left, tenant, request, who.key_id)
     try:
         plan = plan_job(runtime, request, money_left, tenant)
-        try:
-            outcome = await _record_async(runtime, tenant, request, plan, key, who.key_id)
-        except IntegrityError:
-            # A concurrent identical submit won the race; the second look finds its job.
-            outcome = await _record_async(runtime, tenant, request, plan, key, who.key_id)
     except BudgetExceeded as exc:
         _refused(request, exc)
         raise
-    if not outcome.created:
-        return outcome
-    if plan.wait is not None:  # a deferred job has no message: beat sends it in a batch
-        _accepted(outcome.job, plan)
-        return outcome
-    job = outcome.job
-    if not await admission.admitted_async(runtime, job):  # held, as in submit_job
-        _accepted(job, plan)
-        return outcome
+    pending = _pending(runtime, tenant, request, plan, key, who.key_id)
     try:
-        await to_thread.run_sync(
-            publish_job, app, job.id, job.queue, job.priority, settings.retry_after_seconds
-        )
-    except BrokerUnavailable:
-        async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as s:
-            await s.run_sync(rows.reject_unenqueued, job.id, _UNENQUEUED)
-        raise
-    _accepted(job, plan)
-    return outcome
+        outcome: Submitted | GrumpError = await runtime.submit_groups().submit(app, pending)
+    except GrumpError as exc:
+        outcome = exc
+    return _answered(request, plan, outcome)
