@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, null
+from sqlalchemy import Table
 
 from grump.jobs.models import AnyJobRequest, JobStatus
 from grump.jobs.plan import Plan
@@ -111,15 +111,16 @@ def new_record(
     )
 
 
-def insert_values(record: JobRecord) -> dict[str, Any]:
-    """The record as one row of a multi-row INSERT: the same columns for every row.
+# The columns a new row is inserted with, the same for every row of a group.
+INSERTED = frozenset(_FIELDS - set(_UNSET_AT_INSERT))
 
-    A JSON column given None would store JSON ``null``; the row gets SQL NULL, as
-    an ORM insert leaving it unset did.
-    """
-    values = {f: getattr(record, f) for f in _FIELDS if f not in _UNSET_AT_INSERT}
+
+def insert_values(record: JobRecord) -> dict[str, Any]:
+    """The record as one row of a multi-row INSERT; ``routing`` left out when it has none
+    (a JSON column given None would store JSON ``null``, not SQL NULL)."""
+    values = {f: getattr(record, f) for f in INSERTED}
     if values["routing"] is None:
-        values["routing"] = null()
+        del values["routing"]
     return values
 
 
