@@ -69,13 +69,19 @@ def make_key_cache(settings: Settings) -> KeyCache:
     )
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The process's runtime, as a route dependency."""
+def _runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_celery(request: Request) -> Celery:
+# The dependencies are ``async def`` though they wait on nothing: FastAPI runs a sync
+# dependency on its thread pool, a thread hop per dependency per request.
+async def get_runtime(request: Request) -> Runtime:
+    """The process's runtime, as a route dependency."""
+    return _runtime_of(request)
+
+
+async def get_celery(request: Request) -> Celery:
     """The Celery app jobs are sent to, as a route dependency."""
     app: Celery = request.app.state.celery
     return app
@@ -126,7 +132,7 @@ async def get_principal(request: Request) -> Principal:
     """The caller, from the bearer key in ``Authorization``; Unauthorized when it is missing,
     unknown, revoked or expired."""
     key = _bearer(request)
-    runtime = get_runtime(request)
+    runtime = _runtime_of(request)
     cache: KeyCache = request.app.state.key_cache
     if cache.check_due():
         cache.observe(await read_epoch(shared_redis_async(runtime)))
@@ -144,7 +150,7 @@ async def get_principal(request: Request) -> Principal:
     return principal
 
 
-def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """The caller, when theirs is an admin key; Forbidden otherwise."""
     if not principal.admin:
         raise Forbidden("this needs an admin key")
