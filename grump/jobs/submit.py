@@ -32,7 +32,7 @@ from grump.jobs.records import JobRecord, new_record
 from grump.jobs.submit_groups import UNENQUEUED
 from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope, utcnow
-from grump.money import budgets
+from grump.money import reservations
 from grump.runtime import Runtime
 
 __all__ = ["Submitted", "submit_job", "submit_job_async"]
@@ -42,7 +42,7 @@ def _money_left(
     session: Session, tenant: str, request: AnyJobRequest, lineage: int | None
 ) -> Decimal | None:
     """What routing may spend: the least any of the job's budgets can still hold."""
-    return budgets.budget_left(session, tenant, request.user, utcnow(), lineage)
+    return reservations.money_left(session, tenant, request.user, lineage, utcnow())
 
 
 def _routed_by_budget(request: AnyJobRequest) -> bool:

@@ -132,6 +132,31 @@ def _refused(budget: Any, counter: _Counter, ask: Ask) -> BudgetExceeded:
     return _refusal(status, ask.amount)
 
 
+def money_left(
+    session: Session, tenant: str, user: str | None, key: int | None, at: datetime
+) -> Decimal | None:
+    """``budgets.budget_left`` in two Core reads: the least any of the job's budgets can
+    still hold (a budget with no row for the period yet holds its whole limit); None
+    when none applies."""
+    scoped = [
+        b
+        for b in session.execute(select(BUDGETS).where(BUDGETS.c.tenant == tenant))
+        if _covers(b, user, key)
+    ]
+    if not scoped:
+        return None
+    starts = {(b.id, _start(b, at)): b for b in scoped}
+    rows = session.execute(
+        select(PERIODS.c.budget_id, PERIODS.c.period_start)
+        .add_columns(PERIODS.c.limit_usd, PERIODS.c.spent, PERIODS.c.reserved)
+        .where(tuple_(PERIODS.c.budget_id, PERIODS.c.period_start).in_(list(starts)))
+    )
+    left: dict[tuple[int, datetime], Decimal] = {k: b.limit_usd for k, b in starts.items()}
+    for r in rows:
+        left[(r.budget_id, r.period_start)] = r.limit_usd - r.spent - r.reserved
+    return max(Decimal(0), min(left.values()))
+
+
 def reserve_group(session: Session, asks: Sequence[Ask]) -> list[BudgetExceeded | None]:
     """Hold each job's amount on all its budgets, or refuse that job alone (None: held).
 

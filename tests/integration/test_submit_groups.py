@@ -277,3 +277,31 @@ def test_a_job_record_has_every_column_of_the_jobs_table() -> None:
     from grump.jobs.records import JOBS, JobRecord
 
     assert {f.name for f in fields(JobRecord)} == set(JOBS.c.keys())
+
+
+def test_what_routing_may_spend_is_read_as_the_budgets_read_it(runtime: Runtime) -> None:
+    from grump.money.reservations import money_left
+
+    now = utcnow()
+    with session_scope(runtime.sessions) as session:
+        assert money_left(session, TENANT, None, None, now) is None
+        budgets.set_budget(session, TENANT, None, Period.DAILY, Decimal("2"), Decimal("0.8"), now)
+        budgets.set_budget(session, TENANT, "u", Period.MONTHLY, Decimal("1"), Decimal("0.8"), now)
+        budgets.set_budget(
+            session, TENANT, None, Period.DAILY, Decimal("3"), Decimal("0.8"), now, 7
+        )
+    cases = [(None, None), ("u", None), ("v", 7), ("u", 7)]
+
+    def compare() -> None:
+        for user, key in cases:
+            with session_scope(runtime.sessions) as session:
+                expected = budgets.budget_left(session, TENANT, user, now, key)
+                assert money_left(session, TENANT, user, key, now) == expected
+
+    compare()  # no period rows yet
+    celery = create_celery(runtime.settings, runtime)
+    model = runtime.settings.economy_model
+    (held,) = _together(runtime, celery, [(_complete(0, model, "u"), None)])
+    assert isinstance(held, Submitted) and held.job.reserved_cost > 0
+    compare()  # period rows holding its reservation
+    celery.close()
