@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from grump.jobs.deltalog import DeltaLog
     from grump.jobs.embed.service import EmbedService
     from grump.jobs.ended import EndedJobs
+    from grump.jobs.grouped import LedgerGroups
     from grump.jobs.leases import Leases
     from grump.jobs.submit_groups import SubmitGroups
     from grump.jobs.waiters import JobWaiters
@@ -213,6 +214,13 @@ class Runtime:
         return clients.get("broker")
 
     @cached_property
+    def ledger_groups(self) -> LedgerGroups:
+        """The claims and records of this process's concurrent jobs, group-committed."""
+        from grump.jobs.grouped import ledger_groups
+
+        return ledger_groups(self)
+
+    @cached_property
     def ended_jobs(self) -> EndedJobs:
         """This process's callers waiting for jobs to end, answered by batched ledger reads."""
         from grump.jobs.ended import EndedJobs
@@ -281,6 +289,7 @@ class Runtime:
         if service is not None:
             service.close()
         self.__dict__.pop("delta_log", None)
+        self.__dict__.pop("ledger_groups", None)
         ended = self.__dict__.pop("ended_jobs", None)
         if ended is not None:
             ended.close()

@@ -58,28 +58,35 @@ def claim_jobs(runtime: Runtime, job_ids: Sequence[uuid.UUID]) -> list[Job]:
     claimer = leases.claimer if leases is not None else None
     allowed = [i for i in job_ids if leases is None or leases.take(i) is not False]
     claimed: list[Job] = []
-    lost: list[Job] = []
     try:
-        if allowed:
-            deadline = utcnow() + timedelta(seconds=runtime.settings.job_deadline_seconds)
-            with session_scope(runtime.sessions) as session:
-                rows = _claim(session, allowed, claimer, deadline)
-                limit = runtime.settings.max_worker_losses
-                for job in rows:
-                    if job.worker_losses >= limit and _fail_lost(
-                        session, job.id, job.worker_losses
-                    ):
-                        lost.append(job)
-                    else:
-                        claimed.append(job)
-    except BaseException:
-        # The ledger could not be reached: no run holds these leases, or the next
-        # delivery would find the job "running here" and skip it for good.
-        claimed.clear()
-        raise
+        claimed = claim_leased(runtime, allowed, claimer)
     finally:
+        # Also when the ledger could not be reached: no run holds these leases, or the
+        # next delivery would find the job "running here" and skip it for good.
         taken = {job.id for job in claimed}
         release_leases(runtime, [i for i in allowed if i not in taken])
+    return claimed
+
+
+def claim_leased(runtime: Runtime, job_ids: Sequence[uuid.UUID], claimer: str | None) -> list[Job]:
+    """Claim jobs whose leases this process has taken (``Leases.take``): one UPDATE for all.
+
+    The rows claimed; a job failed here as poison (``GRUMP_MAX_WORKER_LOSSES``)
+    is counted and left out. The caller lets go of the leases of the jobs left out.
+    """
+    if not job_ids:
+        return []
+    claimed: list[Job] = []
+    lost: list[Job] = []
+    deadline = utcnow() + timedelta(seconds=runtime.settings.job_deadline_seconds)
+    with session_scope(runtime.sessions) as session:
+        rows = _claim(session, list(job_ids), claimer, deadline)
+        limit = runtime.settings.max_worker_losses
+        for job in rows:
+            if job.worker_losses >= limit and _fail_lost(session, job.id, job.worker_losses):
+                lost.append(job)
+            else:
+                claimed.append(job)
     for job in lost:
         _count_lost(runtime, job.kind, job.tier, job.id, job.worker_losses)
     return claimed

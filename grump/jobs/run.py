@@ -80,7 +80,7 @@ def _record(runtime: Runtime, job_id: uuid.UUID, outcome: Outcome) -> bool:
     return recorded
 
 
-def _record_cancelled(runtime: Runtime, job_id: uuid.UUID, stopped: Cancelled) -> bool:
+def record_cancelled(runtime: Runtime, job_id: uuid.UUID, stopped: Cancelled) -> bool:
     """Record a streamed job its caller left as cancelled, charged what its provider billed."""
     error = {
         "code": "cancelled",
@@ -127,7 +127,7 @@ def process_job(runtime: Runtime, job_id: uuid.UUID) -> Step:
         outcome = execute(runtime, job)
         return Step.SUCCEEDED if _record(runtime, job_id, outcome) else Step.SKIPPED
     except Cancelled as stopped:
-        return Step.CANCELLED if _record_cancelled(runtime, job_id, stopped) else Step.SKIPPED
+        return Step.CANCELLED if record_cancelled(runtime, job_id, stopped) else Step.SKIPPED
     except TransientError:
         if job.kind is not JobKind.PARSE:
             give_back(runtime, job_id)

@@ -17,6 +17,7 @@ from grump.celery.queues import queue_of_routing_key
 from grump.celery.task_names import COMPLETE_JOB_TASK, RUN_JOB_TASK
 from grump.errors import DatabaseUnavailable, PermanentError, RequestError, TransientError
 from grump.jobs.claims import note_worker_lost
+from grump.jobs.grouped import process_job_grouped
 from grump.jobs.retry import History, next_retry
 from grump.jobs.run import Step, fail_job, process_job
 
@@ -70,6 +71,10 @@ def register_run_job(app: GrumpCelery) -> None:
 
 
 def _register(app: GrumpCelery, name: str) -> None:
+    # A complete job's message: its claim and record share their transactions with the
+    # worker's other threads' (grump.jobs.grouped). The old name may carry a parse job.
+    grouped = name == COMPLETE_JOB_TASK
+
     # shared=False: a shared task would stay bound to the first app made in the process.
     # max_retries=None: grump.jobs.retry decides, not Celery's default of 3.
     @app.task(
@@ -91,6 +96,8 @@ def _register(app: GrumpCelery, name: str) -> None:
         settings = runtime.settings
         ident = uuid.UUID(job_id)
         try:
+            if grouped:
+                return process_job_grouped(runtime, ident).value
             return process_job(runtime, ident).value
         except TransientError as exc:
             attempt = self.request.retries or 0
