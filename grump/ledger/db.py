@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,13 +81,46 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args=SQLITE_CONNECT_ARGS, **JSON_CODEC)
         event.listen(engine, "connect", sqlite_pragmas)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
         connect_args=POSTGRES_CONNECT_ARGS,
         **postgres_pool(pool_size),
         **JSON_CODEC,
     )
+    ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection idle this long is pinged before it is used again.
+IDLE_PING_SECONDS = 2.0
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """Ping a connection on checkout only when it has sat in the pool ``IDLE_PING_SECONDS``.
+
+    A busy worker takes its connections back within milliseconds: pinging each
+    checkout would add a round trip to every transaction of the hot path. One
+    idle long enough to have outlived a Postgres restart is pinged, and a dead
+    one replaced before use; one that died in between fails on first use,
+    which SQLAlchemy reports as a disconnect (the pool is invalidated, and the
+    caller sees DatabaseUnavailable, as it does for an outage).
+    """
+
+    def checked_in(_dbapi: Any, record: Any) -> None:
+        record.info["grump_idle_since"] = time.monotonic()
+
+    def checked_out(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("grump_idle_since", None)
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection is dead: {exc}") from exc
+
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
