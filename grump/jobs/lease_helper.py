@@ -71,21 +71,26 @@ def _renew_forever(claimer: str) -> None:
         # kept it) is noticed within half a second.
         got = _lines_waiting(lines, min(0.5, max(0.0, next_renewal - time.monotonic())))
         dropped: set[str] = set()
+        added: set[str] = set()
         for line in got:
             if not line:  # the parent is gone: what it held is dropped below
                 break
             key = lease_key(line[1:].decode().strip())
             if line.startswith(b"+"):
                 held.add(key)
+                added.add(key)
                 dropped.discard(key)
             else:
                 held.discard(key)
+                added.discard(key)
                 dropped.add(key)
         if b"" in got or os.getppid() != parent:
             held |= dropped
             break
-        # What was let go of together is deleted together.
+        # What was let go of together is deleted together; what was newly held is set
+        # together (unless another claimer holds it).
         _each(dropped, lambda k, pipe: drop(keys=[k], args=[claimer], client=pipe), client)
+        _each(added, lambda key, pipe: renew(keys=[key], args=[claimer, ttl], client=pipe), client)
     _each(held, lambda key, pipe: drop(keys=[key], args=[claimer], client=pipe), client)
 
 

@@ -37,6 +37,12 @@ log = logging.getLogger(__name__)
 
 LEASE_PREFIX = "grump:lease:"
 
+# Take a lease that is free or already ours (held since its message came): 1, else 0.
+TAKE_SCRIPT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+"""
 # Delete a lease only if it is still ours (the worker and its helper both do).
 DROP_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -70,6 +76,7 @@ class Leases:
         self._ttl = lease_seconds
         self._redis: Redis = redis_client(url)
         self._drop = self._redis.register_script(DROP_SCRIPT)
+        self._take = self._redis.register_script(TAKE_SCRIPT)
         self._counts: Counter[uuid.UUID] = Counter()
         self._running: set[uuid.UUID] = set()
         self._lock = threading.Lock()
@@ -81,16 +88,15 @@ class Leases:
         self.hold_many([job_id])
 
     def hold_many(self, job_ids: Iterable[uuid.UUID]) -> None:
-        """``hold`` each of ``job_ids``: one word to the helper, one Redis round trip."""
-        ids = list(job_ids)
-        self._hold_all(ids)
-        try:
-            pipe = self._redis.pipeline(transaction=False)
-            for job_id in ids:
-                pipe.set(lease_key(job_id), self.claimer, nx=True, ex=self._ttl)
-            pipe.execute()
-        except (RedisError, OSError) as exc:
-            log.warning("leases of %d jobs not set: %s", len(ids), exc)
+        """``hold`` each of ``job_ids``: one word to the helper, which sets the leases.
+
+        The helper sets a lease it is told of at once, unless another claimer
+        holds it, in one pipeline for all it was told together: receiving a
+        message costs this process no Redis round trip. A message is never
+        restored by recovery before it is a lease time old, and running its job
+        takes the lease here first (``take``).
+        """
+        self._hold_all(list(job_ids))
 
     def take(self, job_id: uuid.UUID) -> bool | None:
         """Hold ``job_id``'s lease to run it; see the class's docstring for the answers."""
@@ -101,10 +107,8 @@ class Leases:
                 return False
             self._running.add(job_id)
         try:
-            key = lease_key(job_id)
-            mine = self._redis.set(key, self.claimer, nx=True, ex=self._ttl) or (
-                self._redis.get(key) == self.claimer.encode()
-            )
+            # One round trip: set if free, else whether it is already this process's.
+            mine = bool(self._take(keys=[lease_key(job_id)], args=[self.claimer, self._ttl]))
         except (RedisError, OSError) as exc:
             log.warning("lease of job %s unknown (%s); running it", job_id, exc)
             mine = None
