@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from grump.jobs.deltalog import DeltaLog
     from grump.jobs.embed.service import EmbedService
     from grump.jobs.ended import EndedJobs
-    from grump.jobs.grouped import LedgerGroups
     from grump.jobs.leases import Leases
+    from grump.jobs.run_grouped import LedgerGroups
     from grump.jobs.submit_groups import SubmitGroups
     from grump.jobs.waiters import JobWaiters
     from grump.providers.ratelimit import RateLimiter
@@ -216,7 +216,7 @@ class Runtime:
     @cached_property
     def ledger_groups(self) -> LedgerGroups:
         """The claims and records of this process's concurrent jobs, group-committed."""
-        from grump.jobs.grouped import ledger_groups
+        from grump.jobs.run_grouped import ledger_groups
 
         return ledger_groups(self)
 

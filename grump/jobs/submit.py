@@ -1,4 +1,4 @@
-"""Accepting a job: validate, rate-limit, plan, then record and publish it (``grump.jobs.group``).
+"""Accepting a job: validate, rate-limit, plan, then record and publish it (``grump.jobs.submit_steps``).
 
 A job is accepted only when it is both recorded and enqueued: the row is
 committed first, then the message published; if publishing fails the row is
@@ -23,13 +23,20 @@ from sqlalchemy.orm import Session
 from grump import metrics
 from grump.errors import BudgetExceeded, GrumpError, ServiceUnavailable
 from grump.jobs import submit_rows
-from grump.jobs.group import Pending, Submitted, answer_of, publish_group, record_group, to_publish
 from grump.jobs.limits import validate_limits
 from grump.jobs.models import AnyJobRequest, CompleteJobRequest
 from grump.jobs.plan import Plan, plan_job
 from grump.jobs.ratelimits import Caller, admit, admit_async, caller_of
 from grump.jobs.records import JobRecord, new_record
 from grump.jobs.submit_groups import UNENQUEUED
+from grump.jobs.submit_steps import (
+    Pending,
+    Submitted,
+    answer_of,
+    publish_group,
+    record_group,
+    to_publish,
+)
 from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope, utcnow
 from grump.money import reservations

@@ -1,6 +1,6 @@
 """Group commit of submits on an API process's event loop.
 
-Submits that arrive together share one transaction (``grump.jobs.group``): a
+Submits that arrive together share one transaction (``grump.jobs.submit_steps``): a
 submit waits at most ``GRUMP_SUBMIT_GROUP_WAIT_MS`` for others, and a group
 that reaches ``GRUMP_SUBMIT_GROUP_MAX_JOBS`` goes at once. Up to
 ``GRUMP_SUBMIT_GROUPS_IN_FLIGHT`` groups are written at a time; the next grows
@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from grump.errors import DatabaseUnavailable, GrumpError, Overloaded, ServiceUnavailable
 from grump.jobs import submit_rows
-from grump.jobs.group import (
+from grump.jobs.submit_steps import (
     Answer,
     Pending,
     Submitted,

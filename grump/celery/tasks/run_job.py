@@ -17,9 +17,9 @@ from grump.celery.queues import queue_of_routing_key
 from grump.celery.task_names import COMPLETE_JOB_TASK, RUN_JOB_TASK
 from grump.errors import DatabaseUnavailable, PermanentError, RequestError, TransientError
 from grump.jobs.claims import note_worker_lost
-from grump.jobs.grouped import process_job_grouped
 from grump.jobs.retry import History, next_retry
 from grump.jobs.run import Step, fail_job, process_job
+from grump.jobs.run_grouped import process_job_grouped
 
 if TYPE_CHECKING:
     from grump.celery.app import GrumpCelery
@@ -72,7 +72,7 @@ def register_run_job(app: GrumpCelery) -> None:
 
 def _register(app: GrumpCelery, name: str) -> None:
     # A complete job's message: its claim and record share their transactions with the
-    # worker's other threads' (grump.jobs.grouped). The old name may carry a parse job.
+    # worker's other threads' (grump.jobs.run_grouped). The old name may carry a parse job.
     grouped = name == COMPLETE_JOB_TASK
 
     # shared=False: a shared task would stay bound to the first app made in the process.

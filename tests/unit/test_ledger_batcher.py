@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from grump.jobs.group_commit import GroupCommit
-from grump.jobs.grouped import process_job_grouped
+from grump.jobs.ledger_batcher import GroupCommit
 from grump.jobs.models import CompleteJobRequest
 from grump.jobs.run import Step
+from grump.jobs.run_grouped import process_job_grouped
 from grump.jobs.submit import submit_job
 from grump.ledger.models import CostEvent, Job
 from tests.conftest import Api, local_settings

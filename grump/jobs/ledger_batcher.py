@@ -10,7 +10,7 @@ flush runs are flushed together by the next one. Each caller gets its own
 answer, or the error its group's flush raised.
 
 What the flush does decides the guarantees, and the flushes of
-``grump.jobs.grouped`` keep each job's: a claim is still conditional under its
+``grump.jobs.run_grouped`` keep each job's: a claim is still conditional under its
 lease, a record still one conditional UPDATE with the job's one cost event in
 its transaction.
 """

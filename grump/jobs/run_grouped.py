@@ -3,7 +3,7 @@
 The llm worker's path (``grump.run_complete_job``): each thread runs one job,
 as ``grump.jobs.run.process_job`` does, but the ledger writes of the threads
 that claim or record at the same moment share one transaction
-(``grump.jobs.group_commit``):
+(``grump.jobs.ledger_batcher``):
 
 - a claim: the thread takes its job's lease first, alone; the jobs whose
   leases were taken are then claimed by one conditional UPDATE
@@ -32,7 +32,7 @@ from grump.jobs import admission, rows
 from grump.jobs.batch_rows import finish_many
 from grump.jobs.claims import claim_leased, give_back, release_leases
 from grump.jobs.complete import Cancelled
-from grump.jobs.group_commit import GroupCommit
+from grump.jobs.ledger_batcher import GroupCommit
 from grump.jobs.models import Claimed, JobKind, Outcome
 from grump.jobs.run import Step, execute, observe_success, record_cancelled
 from grump.ledger.db import session_scope, utcnow
