@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
 # The test command (`make test`): lint, types, then the three tiers of tests.
+# pytest runs on two worker processes (pytest-xdist; CI's machine has two cores), each
+# with a Redis database of its own (tests/services.py). Arguments go to pytest:
+# `scripts/test.sh -n 0` runs it in one process; `-n 4` runs it on four, which needs
+# GRUMP_TEST_REDIS_URL at database 12 or below (Redis has databases 0-15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -16,4 +20,4 @@ if [ -f scripts/ops-tools.sh ]; then
   bash scripts/ops-tools.sh
 fi
 echo "== pytest"
-PATH="$PWD/.tools/bin:$PATH" $BIN/pytest -p no:cacheprovider -q "$@"
+PATH="$PWD/.tools/bin:$PATH" $BIN/pytest -p no:cacheprovider -q -n 2 "$@"

@@ -2,6 +2,11 @@
 
 Locally an unreachable service skips with a one-line reason; with CI=true it
 fails the run, never skips.
+
+Under pytest-xdist (``-n``) each worker process has a Redis database of its own:
+worker ``gwN`` uses the database ``N`` above GRUMP_TEST_REDIS_URL's, since a test
+empties its database before and after it runs. Postgres needs nothing of the kind:
+each worker's session creates databases of its own (``create_database``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,21 @@ import redis
 from sqlalchemy import create_engine, text
 
 IN_CI = os.environ.get("CI") == "true"
-REDIS_URL = os.environ.get("GRUMP_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def worker_redis_url(url: str, worker: str) -> str:
+    """``url`` with the database ``N`` above its own for xdist worker ``gwN``; as is outside xdist."""
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{base + int(worker[2:])}"))
+
+
+REDIS_URL = worker_redis_url(
+    os.environ.get("GRUMP_TEST_REDIS_URL", "redis://127.0.0.1:6379/14"),
+    os.environ.get("PYTEST_XDIST_WORKER", ""),
+)
 DATABASE_URL = os.environ.get(
     "GRUMP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
