@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command (`make test`): lint, types, then the three tiers of tests.
 # pytest runs on two worker processes (pytest-xdist; CI's machine has two cores), each
-# with a Redis database of its own (tests/services.py). Arguments go to pytest:
+# with a Redis database of its own (tests/services.py). An idle worker takes tests
+# queued for the other (worksteal): the end-to-end tests, collected first, take
+# minutes each and would otherwise all wait on one worker. Arguments go to pytest:
 # `scripts/test.sh -n 0` runs it in one process; `-n 4` runs it on four, which needs
 # GRUMP_TEST_REDIS_URL at database 12 or below (Redis has databases 0-15).
 set -euo pipefail
@@ -34,4 +36,4 @@ if [ -n "$ops_tools" ]; then
   if [ "$status" != 0 ]; then exit "$status"; fi
 fi
 echo "== pytest"
-PATH="$PWD/.tools/bin:$PATH" $BIN/pytest -p no:cacheprovider -q -n 2 "$@"
+PATH="$PWD/.tools/bin:$PATH" $BIN/pytest -p no:cacheprovider -q -n 2 --dist worksteal "$@"
