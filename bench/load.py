@@ -42,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # Re-exported: tests/e2e/test_load.py takes process_tree from here, with the Stack.
 from bench.procs import ROOT, ProcessTable, stop
 from bench.procs import process_tree as process_tree
-from bench.replay import COMPLEX
 from grump.ledger.migrate import upgrade
 from grump.ledger.models import CostEvent, Job
 from tests.services import REDIS_URL, create_database, drop_database, free_port
@@ -51,6 +50,14 @@ PY = sys.executable
 KINDS = ("parse", "complete", "parse", "embed", "complete") * 2  # 4 : 4 : 2
 CLIENTS = 8
 FINAL = ("succeeded", "failed", "cancelled", "rejected")
+
+# A prompt the complexity score sends to the premium tier.
+COMPLEX = (
+    "Design the architecture of a distributed {x} service: refactor the concurrency model, "
+    "explain the trade-off between consistency and latency, prove the failover is safe, "
+    "and debug this step by step. First list the components, then the data flow, "
+    "after that the failure modes, finally a migration plan. " + "Context: {x} " * 30
+)
 
 
 def job_body(index: int, tag: str) -> dict[str, Any]:
