@@ -6,7 +6,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +16,7 @@ import pytest
 
 from grump import metrics
 from grump.ledger.db import session_scope
+from grump.ledger.keys import new_api_key, rotate
 from grump.ledger.models import Job
 from grump.money import budgets, holds
 from grump.money.alerts import check_budgets
@@ -72,7 +73,7 @@ def hooked(tmp_path: Path, webhook: Webhook) -> Iterator[Api]:
         api.runtime.dispose()
 
 
-def _spend(api: Api, amount: str, at: datetime = NOW) -> None:
+def _spend(api: Api, amount: str, at: datetime = NOW, key: int | None = None) -> None:
     """A job that reserved and settled ``amount`` on tenant-a's budgets."""
     with session_scope(api.runtime.sessions) as session:
         job = Job(
@@ -97,7 +98,7 @@ def _spend(api: Api, amount: str, at: datetime = NOW) -> None:
         )
         session.add(job)
         session.flush()
-        budgets.reserve(session, job.id, "tenant-a", None, Decimal(amount), at)
+        budgets.reserve(session, job.id, "tenant-a", None, Decimal(amount), at, key)
         holds.settle(session, job.id, Decimal(amount))
 
 
@@ -158,3 +159,24 @@ def test_without_a_webhook_alerts_are_logged(api: Api, caplog: pytest.LogCapture
     with caplog.at_level("WARNING", logger="grump.money.alerts"):
         assert check_budgets(api.runtime, NOW) == 1
     assert "daily budget of tenant-a passed 80%" in caplog.text
+
+
+def test_a_keys_budget_alert_names_the_key_by_name_and_id(
+    hooked: Api, webhook: Webhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    with session_scope(hooked.runtime.sessions) as session:
+        _, key = new_api_key(session, "tenant-a", name="ci-runner")
+        lineage = key.lineage_id
+        assert lineage is not None
+        budgets.set_budget(
+            session, "tenant-a", None, Period.DAILY, Decimal("1"), Decimal("0.8"), NOW, key=lineage
+        )
+    with session_scope(hooked.runtime.sessions) as session:
+        rotated, _ = rotate(session, "tenant-a", lineage, NOW, timedelta(minutes=5))
+    _spend(hooked, "0.9", key=lineage)
+    with caplog.at_level("WARNING", logger="grump.money.alerts"):
+        assert check_budgets(hooked.runtime, NOW) == 1
+    said = f"daily budget of tenant-a (key 'ci-runner', id {lineage}) passed 80%"
+    assert said in caplog.text
+    assert [said in body["text"] for body in webhook.bodies] == [True]
+    assert rotated not in caplog.text  # the key itself never
