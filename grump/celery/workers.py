@@ -58,10 +58,12 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> GrumpCelery:
     def _child_exited(pid: int, **_: Any) -> None:
         mark_child_dead(pid)
 
-    if kind is WorkerKind.GPU:
-        # The consumer thread takes one message per Redis round trip and must win
-        # the GIL back each time from the threads running batches; at the default
-        # 5 ms switch interval it starves and batches stay small.
+    if kind in (WorkerKind.GPU, WorkerKind.LLM):
+        # The consumer thread takes one message per Redis round trip and must win the
+        # GIL back after each from the threads running jobs (batches on the gpu worker,
+        # provider calls and their ledger writes on the llm one); at the default 5 ms
+        # switch interval it starves: batches stay small, and an llm worker's threads
+        # idle while the messages meant for them wait in the broker.
         sys.setswitchinterval(0.0005)
     if kind is WorkerKind.CPU:
         # Build the parser's tables once, before the pool forks: children share them.
