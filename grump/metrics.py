@@ -2,7 +2,8 @@
 
 Labels are bounded: model, tier, queue, kind, cache tier, outcome, provider, and a
 provider error's status (an HTTP status code, or timeout, connection, malformed).
-Never user, tenant or job ids.
+Never user or job ids; a tenant only when the operator named it in
+``GRUMP_FAIR_SHARE_WEIGHTS`` (``grump_jobs_held``), every other tenant as ``other``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ PROVIDER_CACHE_SAVINGS_USD = Counter(
 QUEUE_DEPTH = Gauge(
     "worker_queue_depth",
     "Messages waiting in a queue",
+    ["queue"],
+    multiprocess_mode="mostrecent",
+)
+# Read from the ledger by whichever API process answers a scrape (grump.jobs.held_gauge).
+# ``tenant`` is a tenant named in GRUMP_FAIR_SHARE_WEIGHTS, or ``other`` for the rest:
+# as many series per queue as the operator named tenants, plus one.
+HELD_JOBS = Gauge(
+    "grump_jobs_held",
+    "Jobs fair share holds in the ledger, not yet published",
+    ["queue", "tenant"],
+    multiprocess_mode="mostrecent",
+)
+HELD_TENANTS = Gauge(
+    "grump_jobs_held_tenants",
+    "Tenants with jobs held by fair share",
     ["queue"],
     multiprocess_mode="mostrecent",
 )

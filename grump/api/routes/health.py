@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from grump.api.deps import RuntimeDep
+from grump.jobs.held_gauge import refresh_held_jobs
 from grump.metrics_server import exposition_registry, refresh_queue_depth
 from grump.readiness import readiness_checks
 
@@ -38,5 +39,6 @@ def metrics(runtime: RuntimeDep) -> Response:
     # Sync, so FastAPI runs it on its thread pool: the exposition is CPU work and the depths
     # are read with sync clients, neither of which may hold up the event loop.
     refresh_queue_depth(runtime)
+    refresh_held_jobs(runtime)
     # Under `grump api --workers N` this sums the counters of all N processes.
     return Response(generate_latest(exposition_registry()), media_type=CONTENT_TYPE_LATEST)
