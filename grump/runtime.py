@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from celery import Celery
 
     from grump.cache.completions import CompletionCache
+    from grump.jobs.capacity import LiveCapacity
     from grump.jobs.deltalog import DeltaLog
     from grump.jobs.embed.service import EmbedService
     from grump.jobs.ended import EndedJobs
@@ -169,6 +170,18 @@ class Runtime:
         return Leases(url, settings.worker_heartbeat_seconds, settings.worker_lease_seconds)
 
     @cached_property
+    def live_capacity(self) -> LiveCapacity:
+        """The queues' live capacity as the workers register it, read through a cache."""
+        from grump.jobs.capacity import LiveCapacity
+
+        return LiveCapacity(self.capacity_redis)
+
+    @property
+    def capacity_redis(self) -> Redis | None:
+        """The Redis workers register their capacity on: GRUMP_REDIS_URL, else a Redis broker."""
+        return self.redis if self.redis is not None else self.broker_redis
+
+    @cached_property
     def job_waiters(self) -> JobWaiters:
         """This process's callers waiting on jobs, and how job events reach them and others."""
         from grump.jobs.waiters import JobWaiters
@@ -290,6 +303,7 @@ class Runtime:
             service.close()
         self.__dict__.pop("delta_log", None)
         self.__dict__.pop("ledger_groups", None)
+        self.__dict__.pop("live_capacity", None)
         ended = self.__dict__.pop("ended_jobs", None)
         if ended is not None:
             ended.close()

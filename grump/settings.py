@@ -115,14 +115,13 @@ class Settings(BaseSettings):
         3, ge=1, description="deliveries that killed their worker before a job fails"
     )
 
-    # Fair share across tenants (grump.jobs.admission)
-    # Off by default: its slots do not follow the live llm workers' capacity yet, so on
-    # a fleet of llm workers one tenant alone would be held to the slots it is given.
+    # Fair share across tenants (grump.jobs.admission): a tenant's slots follow the live
+    # workers' registered capacity (grump.jobs.capacity), so one tenant alone fills the fleet.
     fair_share: bool = Field(
-        False, description="at most a tenant's slots of a queue's jobs published; the rest held"
+        True, description="at most a tenant's slots of a queue's jobs published; the rest held"
     )
     fair_share_slots: int = Field(
-        0, ge=0, description="one tenant's published jobs per queue; 0: GRUMP_LLM_CONCURRENCY"
+        0, ge=0, description="a fixed capacity per queue for the slots; 0: the live workers'"
     )
     fair_share_weights: str | None = Field(
         None, description="tenant=weight,...: a tenant's slots are slots x weight (default 1)"

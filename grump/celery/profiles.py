@@ -69,3 +69,16 @@ def prefetch_multiplier(settings: Settings, kind: WorkerKind) -> int:
         batches = -(-3 * settings.parse_batch_max_jobs // max(1, settings.cpu_concurrency))
         return max(WORKER_PROFILES[kind].prefetch_multiplier, batches)
     return WORKER_PROFILES[kind].prefetch_multiplier
+
+
+def jobs_at_once(settings: Settings, kind: WorkerKind) -> int:
+    """The jobs one worker of ``kind`` takes at once: its threads or processes times its prefetch."""
+    return concurrency_for(settings, kind) * prefetch_multiplier(settings, kind)
+
+
+def default_capacity(settings: Settings, queue: str) -> int:
+    """``queue``'s capacity when no live worker's is known: one worker of its kind, as configured."""
+    for profile in WORKER_PROFILES.values():
+        if queue in profile.queues:
+            return jobs_at_once(settings, profile.kind)
+    return settings.llm_concurrency

@@ -15,7 +15,16 @@ from celery.signals import (
 
 from grump.celery.app import GrumpCelery, create_celery, task_queues
 from grump.celery.held import hold_message
-from grump.celery.profiles import WORKER_PROFILES, WorkerKind, concurrency_for, prefetch_multiplier
+from grump.celery.profiles import (
+    WORKER_PROFILES,
+    WorkerKind,
+    concurrency_for,
+    jobs_at_once,
+    prefetch_multiplier,
+)
+from grump.jobs.admission import ADMITTABLE_QUEUES
+from grump.jobs.capacity import Registration
+from grump.jobs.leases import new_claimer_id
 from grump.jobs.recovery import RecoveryLoop
 from grump.metrics_server import mark_child_dead, serve
 from grump.settings import Settings
@@ -39,7 +48,7 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> GrumpCelery:
         # A forked child must not reuse the parent's database connections.
         app.reset_after_fork()
 
-    recovery = RecoveryLoop(app.runtime, app)
+    recovery = RecoveryLoop(app.runtime, app, registration(app, settings, kind))
 
     def _ready(**_: Any) -> None:
         if settings.metrics_port:
@@ -76,3 +85,17 @@ def create_worker_app(settings: Settings, kind: WorkerKind) -> GrumpCelery:
     worker_shutdown.connect(_shutdown, weak=False)
     worker_process_shutdown.connect(_child_exited, weak=False)
     return app
+
+
+def registration(app: GrumpCelery, settings: Settings, kind: WorkerKind) -> Registration:
+    """This worker's capacity per admitted queue it consumes, for fair share's slots.
+
+    It lapses after three missed recovery passes (at least a lease time): a killed
+    worker's capacity stops counting within seconds.
+    """
+    runtime = app.runtime
+    worker = runtime.leases.claimer if runtime.leases is not None else new_claimer_id()
+    queues = [q for q in WORKER_PROFILES[kind].queues if q in ADMITTABLE_QUEUES]
+    ttl = max(float(settings.worker_lease_seconds), 3 * settings.recovery_interval_seconds)
+    capacity = dict.fromkeys(queues, jobs_at_once(settings, kind))
+    return Registration(runtime.capacity_redis, worker, capacity, ttl)

@@ -2,15 +2,16 @@
 
 A tier's queue is FIFO within a priority: a tenant that queues a thousand jobs
 would put every other tenant's jobs behind them. So each tenant may have at most
-``slots`` jobs of a queue published (in the broker or running) at once:
-``GRUMP_FAIR_SHARE_SLOTS`` (default the llm worker's concurrency, so one tenant
-alone still fills a worker), times its weight (``GRUMP_FAIR_SHARE_WEIGHTS``).
-Past that a new job is recorded as usual but held in the ledger, not published:
-``status = queued`` with ``enqueued_at`` unset, meaning no message was ever sent.
-When one of the tenant's jobs on the queue ends, the worker that recorded it
-releases the tenant's next held jobs, highest priority then oldest first, and
-publishes them. Every other tenant's jobs go straight to the broker, behind at most
-the backlog the workers have already taken.
+its slots of a queue's jobs published (in the broker or running) at once: the
+queue's live capacity (``grump.jobs.capacity``: the jobs every live worker
+consuming it takes at once, summed) times the tenant's weight
+(``GRUMP_FAIR_SHARE_WEIGHTS``). One tenant alone fills the whole fleet; another
+tenant's job finds at most one round of the first one's in front of it.
+``GRUMP_FAIR_SHARE_SLOTS`` fixes the capacity instead. Past its slots a new job
+is recorded as usual but held in the ledger, not published: ``status = queued``
+with ``enqueued_at`` unset, meaning no message was ever sent. When one of the
+tenant's jobs on the queue ends, the worker that recorded it releases the
+tenant's next held jobs, highest priority then oldest first, and publishes them.
 
 Admission and release count the tenant's published, unfinished jobs in the ledger
 under one lock per (tenant, queue): a Postgres advisory lock, exact across API
@@ -23,11 +24,10 @@ with a message lost: ``requeue_stuck_jobs`` publishes it at its deadline.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
-import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -35,8 +35,10 @@ from celery import Celery
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from grump.celery.profiles import default_capacity
 from grump.celery.queues import ECONOMY_QUEUE, PARSE_QUEUE, PREMIUM_QUEUE
 from grump.errors import BrokerUnavailable, DatabaseUnavailable
+from grump.jobs.coalesce import COALESCER
 from grump.jobs.enqueue import publish_job
 from grump.jobs.models import JobStatus
 from grump.jobs.rows import ACTIVE_STATUS_VALUES
@@ -65,11 +67,37 @@ def applies(settings: Settings, queue: str) -> bool:
     return settings.fair_share and not settings.embedded and queue in fair_queues(settings)
 
 
-def slots(settings: Settings, tenant: str) -> int:
-    """How many of ``tenant``'s jobs of one queue may be published at once: slots x weight."""
-    base = settings.fair_share_slots or settings.llm_concurrency
+def slots(settings: Settings, tenant: str, capacity: int) -> int:
+    """How many of ``tenant``'s jobs of a queue of ``capacity`` may be published at once.
+
+    The capacity (``GRUMP_FAIR_SHARE_SLOTS`` when set) times the tenant's weight:
+    alone, a tenant of weight 1 fills every worker; when tenants contend, each gets
+    the workers in proportion to its weight. Never below one: every tenant's jobs run.
+    """
+    base = settings.fair_share_slots or capacity
     weight = settings.fair_share_weight_map.get(tenant, 1.0)
     return max(1, round(base * weight))
+
+
+def queue_slots(runtime: Runtime, tenant: str, queue: str) -> int:
+    """``tenant``'s slots on ``queue`` from its live capacity, read at most once a second."""
+    settings = runtime.settings
+    if settings.fair_share_slots:
+        return slots(settings, tenant, settings.fair_share_slots)
+    capacity = runtime.live_capacity.get(queue, default_capacity(settings, queue))
+    return slots(settings, tenant, capacity)
+
+
+def release_limit(runtime: Runtime, tenant: str, queue: str) -> int:
+    """How many of the tenant's jobs may be published after a release: all, once not admitted."""
+    return queue_slots(runtime, tenant, queue) if applies(runtime.settings, queue) else 1 << 30
+
+
+async def queue_slots_async(runtime: Runtime, tenant: str, queue: str) -> int:
+    """``queue_slots`` for the event loop: a Redis read, when one is due, runs on a thread."""
+    if runtime.settings.fair_share_slots or runtime.live_capacity.fresh(queue):
+        return queue_slots(runtime, tenant, queue)
+    return await asyncio.to_thread(queue_slots, runtime, tenant, queue)
 
 
 def _lock(session: Session, tenant: str, queue: str, touch: uuid.UUID) -> None:
@@ -87,29 +115,34 @@ def _advisory_lock(tenant: str, queue: str) -> Any:
     return func.pg_advisory_xact_lock(LOCK_CLASS, func.hashtext(f"{tenant}\x1f{queue}"))
 
 
-def published(session: Session, tenant: str, queue: str) -> int:
-    """The tenant's unfinished jobs of ``queue`` that were published (not held)."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(
-                Job.tenant == tenant,
-                Job.queue == queue,
-                Job.status.in_(ACTIVE_STATUS_VALUES),
-                Job.enqueued_at.is_not(None),
-            )
+def _published(tenant: str, queue: str) -> Select[Any]:
+    """The count of the tenant's unfinished jobs of ``queue`` that were published (not held)."""
+    return (
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.tenant == tenant,
+            Job.queue == queue,
+            Job.status.in_(ACTIVE_STATUS_VALUES),
+            Job.enqueued_at.is_not(None),
         )
-        or 0
     )
 
 
-def admit(session: Session, settings: Settings, job: Job) -> bool:
-    """Whether the new ``job`` may be published now; if not it is held (``enqueued_at`` unset)."""
+def published(session: Session, tenant: str, queue: str) -> int:
+    """The tenant's unfinished jobs of ``queue`` that were published (not held)."""
+    return int(session.scalar(_published(tenant, queue)) or 0)
+
+
+def admit(session: Session, settings: Settings, job: Job, allowed: int) -> bool:
+    """Whether the new ``job`` may be published now, its tenant allowed ``allowed`` slots.
+
+    If not it is held (``enqueued_at`` unset).
+    """
     if not applies(settings, job.queue):
         return True
     _lock(session, job.tenant, job.queue, job.id)
-    if published(session, job.tenant, job.queue) - 1 < slots(settings, job.tenant):
+    if published(session, job.tenant, job.queue) - 1 < allowed:
         return True  # the count has the job itself: it was recorded published
     session.execute(
         update(Job)
@@ -121,29 +154,17 @@ def admit(session: Session, settings: Settings, job: Job) -> bool:
 
 
 def release(
-    session: Session, settings: Settings, tenant: str, queue: str, limit: int | None = None
+    session: Session, settings: Settings, tenant: str, queue: str, limit: int
 ) -> list[tuple[uuid.UUID, int]]:
-    """Release as many of the tenant's held jobs as its free slots allow: (id, priority) each.
+    """Release as many of the tenant's held jobs as its ``limit`` slots allow: (id, priority) each.
 
-    ``limit`` None: the tenant's slots; a queue no longer admitted releases all. Two
-    statements under the lock, the count and the choice in one: a worker's threads
-    wait on each other's releases, so the lock is held for as few round trips as can be.
+    Two statements under the lock, the count and the choice in one: a worker's
+    threads wait on each other's releases, so the lock is held for as few round
+    trips as can be.
     """
     if not _lock_if_held(session, tenant, queue):
         return []
-    if limit is None:
-        limit = slots(settings, tenant) if applies(settings, queue) else 1 << 30
-    count = (
-        select(func.count())
-        .select_from(Job)
-        .where(
-            Job.tenant == tenant,
-            Job.queue == queue,
-            Job.status.in_(ACTIVE_STATUS_VALUES),
-            Job.enqueued_at.is_not(None),
-        )
-        .scalar_subquery()
-    )
+    count = _published(tenant, queue).scalar_subquery()
     largest = func.greatest if _postgres(session) else func.max  # SQLite's max of two values
     chosen = _held(tenant, queue).with_only_columns(Job.id).limit(largest(0, limit - count))
     now = utcnow()
@@ -192,9 +213,10 @@ def admitted(runtime: Runtime, job: Job) -> bool:
     """``admit`` in its own transaction; an unreachable ledger admits: the job runs, not waits."""
     if not applies(runtime.settings, job.queue):
         return True
+    allowed = queue_slots(runtime, job.tenant, job.queue)
     try:
         with session_scope(runtime.sessions) as session:
-            return admit(session, runtime.settings, job)
+            return admit(session, runtime.settings, job, allowed)
     except DatabaseUnavailable:
         return True
 
@@ -204,9 +226,10 @@ async def admitted_async(runtime: Runtime, job: Job) -> bool:
     settings = runtime.settings
     if not applies(settings, job.queue):
         return True
+    allowed = await queue_slots_async(runtime, job.tenant, job.queue)
     try:
         async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as s:
-            return await s.run_sync(admit, settings, job)
+            return await s.run_sync(admit, settings, job, allowed)
     except DatabaseUnavailable:
         return True
 
@@ -236,50 +259,6 @@ def _hold_again(runtime: Runtime, job_ids: list[uuid.UUID]) -> None:
         log.warning("%d released jobs unpublished; requeue_stuck_jobs sends them", len(job_ids))
 
 
-class Coalescer:
-    """One release pass at a time per (tenant, queue) in a process, none lost.
-
-    A worker's many threads end jobs of one tenant at once; each would wait its turn
-    on the lock to free one slot. Here a job's end marks its (tenant, queue) due;
-    the thread already releasing for it runs one more pass (freeing every slot that
-    ended meanwhile) before it stops, and the others return at once.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._due: set[tuple[str, str]] = set()
-        self._busy: set[tuple[str, str]] = set()
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        self._lock = threading.Lock()
-        self._due, self._busy = set(), set()
-
-    def run(self, key: tuple[str, str], release_pass: Callable[[], int]) -> int:
-        """Run ``release_pass`` until no end is due for ``key``; 0 if another thread is on it."""
-        with self._lock:
-            self._due.add(key)
-            if key in self._busy:
-                return 0
-            self._busy.add(key)
-        sent = 0
-        try:
-            while True:
-                with self._lock:
-                    if key not in self._due:
-                        self._busy.discard(key)
-                        return sent
-                    self._due.discard(key)
-                sent += release_pass()
-        except BaseException:
-            with self._lock:
-                self._busy.discard(key)
-            raise
-
-
-COALESCER = Coalescer()
-
-
 def job_ended(runtime: Runtime, tenant: str, queue: str) -> int:
     """One of ``tenant``'s jobs of ``queue`` is final: publish its held successors; how many.
 
@@ -291,8 +270,9 @@ def job_ended(runtime: Runtime, tenant: str, queue: str) -> int:
         return 0
 
     def release_pass() -> int:
+        allowed = release_limit(runtime, tenant, queue)
         with session_scope(runtime.sessions) as session:
-            released = release(session, runtime.settings, tenant, queue)
+            released = release(session, runtime.settings, tenant, queue, allowed)
         return publish_released(runtime, app, queue, released)
 
     try:
@@ -312,8 +292,9 @@ def sweep(runtime: Runtime, app: Celery) -> int:
         ).all()
     sent = 0
     for tenant, queue in groups:
+        allowed = release_limit(runtime, tenant, queue)
         with session_scope(runtime.sessions) as session:
-            released = release(session, runtime.settings, tenant, queue)
+            released = release(session, runtime.settings, tenant, queue, allowed)
         sent += publish_released(runtime, app, queue, released)
     if sent:
         log.warning("released %d held jobs whose release was lost", sent)

@@ -37,6 +37,7 @@ from sqlalchemy import select
 
 from grump import metrics
 from grump.jobs import admission
+from grump.jobs.capacity import Registration
 from grump.jobs.claims import note_worker_lost
 from grump.jobs.enqueue import publish_job
 from grump.jobs.leases import Leases
@@ -161,24 +162,37 @@ def _job_id(raw: bytes | str | None) -> uuid.UUID | None:
 
 
 class RecoveryLoop:
-    """A worker's thread making a recovery pass every ``GRUMP_RECOVERY_INTERVAL_SECONDS``."""
+    """A worker's thread making a recovery pass every ``GRUMP_RECOVERY_INTERVAL_SECONDS``.
 
-    def __init__(self, runtime: Runtime, app: Celery) -> None:
+    Before each pass it renews the worker's registered capacity (``registration``),
+    so a worker's capacity counts for as long as the worker is alive and looking.
+    """
+
+    def __init__(
+        self, runtime: Runtime, app: Celery, registration: Registration | None = None
+    ) -> None:
         self._runtime, self._app = runtime, app
+        self._registration = registration
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="grump-recovery", daemon=True)
 
     def start(self) -> None:
-        """Start passes in the background."""
+        """Register the worker's capacity and start passes in the background."""
+        if self._registration is not None:
+            self._registration.renew()
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the pass under way."""
+        """Stop after the pass under way, and withdraw the worker's capacity."""
         self._stop.set()
+        if self._registration is not None:
+            self._registration.withdraw()
 
     def _run(self) -> None:
         interval = self._runtime.settings.recovery_interval_seconds
         while not self._stop.wait(interval):
+            if self._registration is not None:
+                self._registration.renew()
             try:
                 recover_lost_jobs(self._runtime, self._app)
             except Exception:

@@ -11,8 +11,11 @@ from pydantic import ValidationError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from grump.celery.profiles import default_capacity
 from grump.celery.queues import ECONOMY_QUEUE as ECONOMY
-from grump.jobs.admission import Coalescer, applies, fair_queues, release, slots
+from grump.jobs.admission import applies, fair_queues, release, slots
+from grump.jobs.capacity import live_total
+from grump.jobs.coalesce import Coalescer
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
 from grump.settings import Settings, parse_weights
@@ -35,21 +38,29 @@ def test_a_bad_weight_is_refused_naming_the_entry(spec: str) -> None:
         Settings(fair_share_weights=spec)
 
 
-def test_a_tenants_slots_are_the_llm_concurrency_times_its_weight() -> None:
+def test_a_tenants_slots_are_the_queues_capacity_times_its_weight() -> None:
     settings = Settings(**BROKERED, fair_share_weights="paid=2,free=0.25,tiny=0.001")
-    assert slots(settings, "anyone") == settings.llm_concurrency == 128
-    assert slots(settings, "paid") == 256
-    assert slots(settings, "free") == 32
-    assert slots(settings, "tiny") == 1  # never none: every tenant's jobs run
-    assert (
-        slots(Settings(**BROKERED, fair_share_slots=10, fair_share_weights="paid=3"), "paid") == 30
-    )
-    assert slots(Settings(**BROKERED, llm_concurrency=16), "anyone") == 16
+    assert slots(settings, "anyone", 128) == 128
+    assert slots(settings, "anyone", 384) == 384  # three workers: a tenant alone fills them
+    assert slots(settings, "paid", 128) == 256
+    assert slots(settings, "free", 128) == 32
+    assert slots(settings, "tiny", 128) == 1  # never none: every tenant's jobs run
+    # GRUMP_FAIR_SHARE_SLOTS fixes the capacity, whatever the workers registered.
+    fixed = Settings(**BROKERED, fair_share_slots=10, fair_share_weights="paid=3")
+    assert slots(fixed, "paid", 500) == 30 and slots(fixed, "anyone", 500) == 10
 
 
-def test_admission_once_on_applies_to_the_llm_queues_and_never_embedded() -> None:
-    assert not applies(Settings(**BROKERED), "complete.economy")  # off by default
-    settings = Settings(**BROKERED, fair_share=True)
+def test_a_queues_default_capacity_is_one_worker_of_its_kind() -> None:
+    settings = Settings(**BROKERED, llm_concurrency=16, cpu_concurrency=2)
+    assert default_capacity(settings, ECONOMY) == 16
+    assert default_capacity(settings, "complete.premium") == 16
+    # A cpu worker reserves three batches' messages per process.
+    assert default_capacity(settings, "parse") == 2 * 150
+
+
+def test_admission_applies_by_default_to_the_llm_queues_and_never_embedded() -> None:
+    assert not applies(Settings(**BROKERED, fair_share=False), "complete.economy")
+    settings = Settings(**BROKERED)  # on by default
     assert fair_queues(settings) == {"complete.economy", "complete.premium"}
     assert applies(settings, "complete.economy") and applies(settings, "complete.premium")
     assert not applies(settings, "parse") and not applies(settings, "embed")
@@ -131,3 +142,9 @@ def test_a_release_due_while_another_thread_releases_runs_after_it_never_lost() 
     first.join(5)
     assert passes == ["first", "first"]  # the owed pass ran, by the thread already at it
     assert coalescer.run(key, lambda: 2) == 2  # and nothing stays busy after
+
+
+def test_a_registration_counts_until_its_expiry_and_a_garbled_one_never() -> None:
+    entries = {b"a": b"8 200.0", b"b": b"4 100.0", b"c": b"nonsense", "d": "16 300"}
+    assert live_total(entries, now=150.0) == (24, [b"b", b"c"])
+    assert live_total({}, now=0.0) == (0, [])
