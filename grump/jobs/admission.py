@@ -24,7 +24,6 @@ with a message lost: ``requeue_stuck_jobs`` publishes it at its deadline.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -42,7 +41,6 @@ from grump.jobs.coalesce import COALESCER
 from grump.jobs.enqueue import publish_job
 from grump.jobs.models import JobStatus
 from grump.jobs.rows import ACTIVE_STATUS_VALUES
-from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
 from grump.runtime import Runtime
@@ -91,13 +89,6 @@ def queue_slots(runtime: Runtime, tenant: str, queue: str) -> int:
 def release_limit(runtime: Runtime, tenant: str, queue: str) -> int:
     """How many of the tenant's jobs may be published after a release: all, once not admitted."""
     return queue_slots(runtime, tenant, queue) if applies(runtime.settings, queue) else 1 << 30
-
-
-async def queue_slots_async(runtime: Runtime, tenant: str, queue: str) -> int:
-    """``queue_slots`` for the event loop: a Redis read, when one is due, runs on a thread."""
-    if runtime.settings.fair_share_slots or runtime.live_capacity.fresh(queue):
-        return queue_slots(runtime, tenant, queue)
-    return await asyncio.to_thread(queue_slots, runtime, tenant, queue)
 
 
 def _lock(session: Session, tenant: str, queue: str, touch: uuid.UUID) -> None:
@@ -217,19 +208,6 @@ def admitted(runtime: Runtime, job: Job) -> bool:
     try:
         with session_scope(runtime.sessions) as session:
             return admit(session, runtime.settings, job, allowed)
-    except DatabaseUnavailable:
-        return True
-
-
-async def admitted_async(runtime: Runtime, job: Job) -> bool:
-    """``admitted`` through the async ledger, for the API's event loop."""
-    settings = runtime.settings
-    if not applies(settings, job.queue):
-        return True
-    allowed = await queue_slots_async(runtime, job.tenant, job.queue)
-    try:
-        async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as s:
-            return await s.run_sync(admit, settings, job, allowed)
     except DatabaseUnavailable:
         return True
 
