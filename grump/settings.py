@@ -117,8 +117,10 @@ class Settings(BaseSettings):
 
     # Fair share across tenants (grump.jobs.admission): a tenant's slots follow the live
     # workers' registered capacity (grump.jobs.capacity), so one tenant alone fills the fleet.
+    # Off by default: with it on, a quiet tenant still waits one round of the fleet's
+    # capacity (not one job's service time), and the noisy tenant's throughput is lower.
     fair_share: bool = Field(
-        True, description="at most a tenant's slots of a queue's jobs published; the rest held"
+        False, description="at most a tenant's slots of a queue's jobs published; the rest held"
     )
     fair_share_slots: int = Field(
         0, ge=0, description="a fixed capacity per queue for the slots; 0: the live workers'"

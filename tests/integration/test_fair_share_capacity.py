@@ -43,8 +43,10 @@ def request() -> CompleteJobRequest:
 
 @pytest.fixture
 def settings(real_settings: Settings) -> Settings:
-    # On by default; the slots are the live capacity, one llm worker of 2 until one registers.
-    return real_settings.model_copy(update={"llm_concurrency": 2, "fair_share_weights": "paid=2"})
+    # The slots are the live capacity, one llm worker of 2 until one registers.
+    return real_settings.model_copy(
+        update={"fair_share": True, "llm_concurrency": 2, "fair_share_weights": "paid=2"}
+    )
 
 
 @pytest.fixture
@@ -63,8 +65,8 @@ def slots_now(settings: Settings, tenant: str = "acme") -> int:
         runtime.dispose()
 
 
-def test_fair_share_is_on_by_default() -> None:
-    assert Settings().fair_share is True
+def test_fair_share_is_off_by_default() -> None:
+    assert Settings().fair_share is False
 
 
 def test_two_workers_capacity_raises_a_lone_tenants_slots_and_a_lapsed_one_lowers_them(

@@ -60,7 +60,8 @@ def test_a_queues_default_capacity_is_one_worker_of_its_kind() -> None:
 
 def test_admission_applies_by_default_to_the_llm_queues_and_never_embedded() -> None:
     assert not applies(Settings(**BROKERED, fair_share=False), "complete.economy")
-    settings = Settings(**BROKERED)  # on by default
+    assert not Settings(**BROKERED).fair_share  # off by default
+    settings = Settings(**BROKERED, fair_share=True)
     assert fair_queues(settings) == {"complete.economy", "complete.premium"}
     assert applies(settings, "complete.economy") and applies(settings, "complete.premium")
     assert not applies(settings, "parse") and not applies(settings, "embed")
