@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import Scope, Send
 
-from grump.api.errors import describe
+from grump.api.errors import describe, log_unavailable
 from grump.errors import GrumpError, UnknownModel
 from grump.ledger.db import is_outage
 
@@ -157,6 +157,8 @@ def shaped_route(render: Callable[[Problem], dict[str, Any]]) -> type[APIRoute]:
                     problem = _problem_of(exc, retry_after)
                     if problem is None:
                         raise
+                    if problem.status == 503:
+                        log_unavailable(request.url.path, problem.code, exc)
                     return JSONResponse(
                         render(problem), status_code=problem.status, headers=problem.headers
                     )

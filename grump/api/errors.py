@@ -52,6 +52,17 @@ def _error(
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
+def log_unavailable(path: str, code: str, exc: BaseException) -> None:
+    """One warning line for a 503: the path, the error code and the exception's type (and cause's).
+
+    Only type names, never the exception's text: a driver's message can carry a URL.
+    """
+    cause = exc.__cause__ or exc.__context__
+    because = f" from {type(cause).__module__}.{type(cause).__name__}" if cause else ""
+    kind = f"{type(exc).__module__}.{type(exc).__name__}"
+    log.warning("503 %s on %s: %s%s", code, path, kind, because)
+
+
 def _unavailable(retry_after: int, message: str) -> JSONResponse:
     body = {"code": "service_unavailable", "message": message}
     return _error(503, body, {"Retry-After": str(retry_after)})
@@ -77,7 +88,9 @@ def install_error_handlers(app: FastAPI, retry_after: int) -> None:
         return _error(exc.status_code, body, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(GrumpError)
-    async def on_grump_error(_: Request, exc: GrumpError) -> JSONResponse:
+    async def on_grump_error(request: Request, exc: GrumpError) -> JSONResponse:
+        if exc.status_code == 503:
+            log_unavailable(request.url.path, exc.code, exc)
         if isinstance(exc, ServiceUnavailable):
             return _unavailable(exc.retry_after, exc.message)
         if isinstance(exc, RateLimited):
@@ -87,12 +100,14 @@ def install_error_handlers(app: FastAPI, retry_after: int) -> None:
         return _error(exc.status_code, exc.to_dict())
 
     @app.exception_handler(DBAPIError)
-    async def on_db_error(_: Request, exc: DBAPIError) -> JSONResponse:
+    async def on_db_error(request: Request, exc: DBAPIError) -> JSONResponse:
         if is_outage(exc):
+            log_unavailable(request.url.path, "database_unavailable", exc)
             return _unavailable(retry_after, "database unavailable")
         log.exception("database error")
         return _error(500, {"code": "internal", "message": "internal error"})
 
     @app.exception_handler(PoolTimeout)
-    async def on_pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
+    async def on_pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+        log_unavailable(request.url.path, "database_unavailable", exc)
         return _unavailable(retry_after, "database unavailable")

@@ -20,8 +20,12 @@ pytestmark = pytest.mark.integration
 BODY = {"kind": "parse", "input": {"text": "todo app"}}
 
 
+def _logged_503s(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("503 ")]
+
+
 def test_broker_down_is_503_and_the_job_is_not_left_queued(
-    clean_ledger: str, tmp_path: Path
+    clean_ledger: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings.model_validate(
         {
@@ -40,6 +44,10 @@ def test_broker_down_is_503_and_the_job_is_not_left_queued(
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "9"
     assert ready.status_code == 503 and ready.json()["checks"]["broker"] == "unreachable"
+    # The API says why, once: the error's code and its exception's type.
+    assert _logged_503s(caplog) == [
+        "503 broker_unavailable on /v1/jobs: grump.errors.BrokerUnavailable"
+    ]
     with runtime.sessions() as session:
         statuses = [job.status for job in session.scalars(select(Job))]
     # The row was written first, then the publish failed: it is marked rejected, never 'queued'.
@@ -47,7 +55,9 @@ def test_broker_down_is_503_and_the_job_is_not_left_queued(
     runtime.dispose()
 
 
-def test_database_down_is_503(redis_url: str, tmp_path: Path) -> None:
+def test_database_down_is_503(
+    redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = Settings.model_validate(
         {
             "broker_url": redis_url,
@@ -63,3 +73,8 @@ def test_database_down_is_503(redis_url: str, tmp_path: Path) -> None:
     assert response.headers["Retry-After"] == "4"
     assert response.json()["error"]["code"] == "service_unavailable"
     assert ready.status_code == 503
+    # Type names only, never the text of the driver's error (it may quote the URL).
+    assert _logged_503s(caplog) == [
+        "503 database_unavailable on /v1/jobs: grump.errors.DatabaseUnavailable"
+        " from sqlalchemy.exc.OperationalError"
+    ]
