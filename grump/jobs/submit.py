@@ -37,7 +37,6 @@ from grump.jobs.submit_steps import (
     record_group,
     to_publish,
 )
-from grump.ledger.aio import async_session_scope
 from grump.ledger.db import session_scope, utcnow
 from grump.money import reservations
 from grump.runtime import Runtime
@@ -160,8 +159,8 @@ async def submit_job_async(
     await admit_async(runtime, tenant, request, who)
     money_left = None
     if _routed_by_budget(request):
-        async with async_session_scope(runtime.aio_sessions, settings.retry_after_seconds) as s:
-            money_left = await s.run_sync(_money_left, tenant, request, who.key_id)
+        # Read with the submits that ask at the same time: no connection held while waiting.
+        money_left = await runtime.submit_groups().money.left(tenant, request.user, who.key_id)
     try:
         plan = plan_job(runtime, request, money_left, tenant)
     except BudgetExceeded as exc:

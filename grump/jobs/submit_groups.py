@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from grump.errors import DatabaseUnavailable, GrumpError, Overloaded, ServiceUnavailable
 from grump.jobs import submit_rows
+from grump.jobs.money_reads import MoneyReads
 from grump.jobs.submit_steps import (
     Answer,
     Pending,
@@ -73,6 +74,8 @@ class SubmitGroups:
         self._timer: asyncio.TimerHandle | None = None
         self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # What routing may spend, read for the submits that ask together (grump.jobs.money_reads).
+        self.money = MoneyReads(runtime)
 
     async def submit(self, app: Celery, pending: Pending) -> Submitted:
         """Record and publish ``pending`` with whatever arrives with it; its own answer or error."""
@@ -195,6 +198,7 @@ class SubmitGroups:
 
     async def aclose(self) -> None:
         """Write what waits and wait for the groups being written."""
+        await self.money.aclose()
         self._drain_soon()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

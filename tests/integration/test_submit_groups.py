@@ -280,7 +280,7 @@ def test_a_job_record_has_every_column_of_the_jobs_table() -> None:
 
 
 def test_what_routing_may_spend_is_read_as_the_budgets_read_it(runtime: Runtime) -> None:
-    from grump.money.reservations import money_left
+    from grump.money.reservations import money_left, money_left_many
 
     now = utcnow()
     with session_scope(runtime.sessions) as session:
@@ -297,6 +297,11 @@ def test_what_routing_may_spend_is_read_as_the_budgets_read_it(runtime: Runtime)
             with session_scope(runtime.sessions) as session:
                 expected = budgets.budget_left(session, TENANT, user, now, key)
                 assert money_left(session, TENANT, user, key, now) == expected
+        # Read for several callers at once, each scope is answered as it is alone.
+        scopes = [(TENANT, user, key) for user, key in cases] + [("other", None, None)]
+        with session_scope(runtime.sessions) as session:
+            together = money_left_many(session, scopes, now)
+            assert together == {s: money_left(session, *s, now) for s in scopes}
 
     compare()  # no period rows yet
     celery = create_celery(runtime.settings, runtime)
