@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -111,6 +112,27 @@ async def _look_up(runtime: Runtime, key: str, at: datetime) -> Principal | KeyS
         return Principal.of(row) if state is KeyState.LIVE else state
 
 
+async def _shared_look_up(
+    runtime: Runtime, cache: KeyCache, key: str, digest: str, at: datetime
+) -> Principal | KeyState | None:
+    """``_look_up``, one at a time per key: the callers of a key arriving while its lookup runs
+    share its answer (a thousand requests finding the key forgotten take one connection)."""
+    loop = asyncio.get_running_loop()
+    running = cache.lookups.get(digest)
+    if running is None or running.get_loop() is not loop or running.done():
+        running = loop.create_task(_look_up(runtime, key, at))
+        cache.lookups[digest] = running
+
+        def ended(task: asyncio.Task[Principal | KeyState | None]) -> None:
+            if cache.lookups.get(digest) is task:
+                del cache.lookups[digest]
+            if not task.cancelled():
+                task.exception()  # retrieved here too: every caller may have gone
+
+        running.add_done_callback(ended)
+    return await asyncio.shield(running)  # one caller leaving cancels no one else's lookup
+
+
 async def _touch(runtime: Runtime, cache: KeyCache, key_id: int, at: datetime) -> None:
     every = timedelta(seconds=runtime.settings.key_last_used_every_seconds)
     try:
@@ -139,7 +161,7 @@ async def get_principal(request: Request) -> Principal:
     digest, now = hash_key(key), utcnow()
     found = cache.get(digest)
     if found is None:
-        found = await _look_up(runtime, key, now)
+        found = await _shared_look_up(runtime, cache, key, digest, now)
         if found is None:
             raise Unauthorized("invalid API key")
         cache.put(digest, found)

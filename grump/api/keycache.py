@@ -12,6 +12,7 @@ keys every interval instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -44,6 +45,8 @@ class KeyCache:
         self.check_seconds = check_seconds
         self._checked_at = -math.inf
         self._epoch: bytes | None = None
+        # The ledger lookups under way, by key hash: callers of that key share one (grump.api.deps).
+        self.lookups: dict[str, asyncio.Task[Principal | KeyState | None]] = {}
 
     def get(self, digest: str) -> Principal | KeyState | None:
         """What is known of a key hash seen lately, or None (unknown or forgotten)."""

@@ -6,6 +6,8 @@ rest of a submit waits for its group's transaction. So the API's pool is never
 asked for more connections than the group transactions in flight and one read,
 whatever the number of callers: none of them can be kept waiting for a
 connection until the pool gives up and the caller is told the database is down.
+Likewise the callers of one API key that the process has not looked up yet
+share one lookup.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import event
 
+from grump.api.app import create_app
 from grump.celery.app import create_celery
 from grump.jobs.models import CompleteJobRequest
 from grump.jobs.submit import Submitted, submit_job_async
 from grump.ledger.db import session_scope, utcnow
+from grump.ledger.keys import create_api_key
 from grump.money import budgets
 from grump.money.budget_math import Period
 from grump.runtime import Runtime
@@ -92,3 +97,27 @@ def test_a_thousand_submits_at_once_are_accepted_on_few_connections(runtime: Run
     # The group transactions in flight and the one read of what the budgets hold: no more.
     assert out["most"] <= runtime.settings.submit_groups_in_flight + 1
     celery.close()
+
+
+def test_callers_of_a_key_not_yet_known_share_one_lookup(runtime: Runtime) -> None:
+    with session_scope(runtime.sessions) as session:
+        key = create_api_key(session, TENANT)
+    lookups: list[str] = []
+
+    def statement(*args: Any) -> None:
+        if "FROM api_keys" in str(args[2]) and not str(args[2]).lstrip().startswith("UPDATE"):
+            lookups.append(str(args[2]))
+
+    async def crowd() -> list[int]:
+        event.listen(runtime.aio_engine.sync_engine, "before_cursor_execute", statement)
+        transport = httpx.ASGITransport(app=create_app(runtime.settings, runtime))
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://grump") as client:
+            calls = [client.get("/v1/jobs", headers=headers) for _ in range(300)]
+            try:
+                return [answer.status_code for answer in await asyncio.gather(*calls)]
+            finally:
+                await runtime.aclose()
+
+    assert set(asyncio.run(crowd())) == {200}
+    assert len(lookups) == 1
