@@ -36,7 +36,8 @@ pytestmark = pytest.mark.integration
 B_USER, B_SESSION = "bob-the-b-user", "b-session-secret"
 B_PROMPT = "tenant B's private prompt: the merger closes on friday"
 B_IDEMPOTENCY = "b-idem-1"
-A_COST, B_COST = Decimal("0.012300"), Decimal("7.770000")
+# B's cost has an integer part no timestamp's seconds can show ("…:07.77…" could match 7.77).
+A_COST, B_COST = Decimal("0.012300"), Decimal("777.770000")
 
 
 def _complete(content: str, user: str | None = None) -> dict[str, Any]:
@@ -63,7 +64,7 @@ class World:
 
     def b_secrets(self) -> list[str]:
         """Strings that only a response leaking B's data could contain."""
-        return [*self.b_jobs, B_USER, B_SESSION, B_PROMPT, str(B_COST), "7.77", *self.b_keys]
+        return [*self.b_jobs, B_USER, B_SESSION, B_PROMPT, str(B_COST), "777.77", *self.b_keys]
 
     def assert_no_b(self, response: Any, shown: str | None = None) -> None:
         """Nothing of B in the answer (or in ``shown``, the part of it A did not send)."""
