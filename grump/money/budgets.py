@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import BigInteger, and_, delete, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
@@ -89,7 +90,19 @@ def applicable(
     return list(session.scalars(query.order_by(Budget.id)))
 
 
-def _ensure_period(session: Session, budget: Budget, at: datetime) -> None:
+class BudgetTerms(Protocol):
+    """What a period row copies from its budget: a :class:`Budget` or a row read of one."""
+
+    id: int
+    tenant: str
+    user_id: str
+    period: str
+    limit_usd: Decimal
+    alert_threshold: Decimal
+
+
+def ensure_period(session: Session, budget: BudgetTerms, at: datetime) -> None:
+    """Create the row of ``budget``'s period that holds ``at``, unless it exists (ON CONFLICT DO NOTHING)."""
     start, end = period_bounds(Period(budget.period), at)
     statement = dialect_insert(session, BudgetPeriod).values(
         budget_id=budget.id,
@@ -182,7 +195,7 @@ def reserve(
         period_id = _try_reserve(session, budget.id, start, units)
         if period_id is None:
             if _period_row(session, budget.id, start) is None:
-                _ensure_period(session, budget, at)  # first job of the period
+                ensure_period(session, budget, at)  # first job of the period
             # Again even when the row was there: a concurrent first job may have made it
             # between the two statements.
             period_id = _try_reserve(session, budget.id, start, units)

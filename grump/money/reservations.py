@@ -23,11 +23,10 @@ from sqlalchemy import BigInteger, Table, insert, literal, select, tuple_, updat
 from sqlalchemy.orm import Session
 
 from grump.errors import BudgetExceeded
-from grump.ledger.db import dialect_insert
 from grump.ledger.models import NO_KEY, TENANT_WIDE, Budget, BudgetHold, BudgetPeriod
 from grump.ledger.money_units import from_units, to_units
 from grump.money.budget_math import Period, period_bounds
-from grump.money.budgets import BudgetStatus, _refusal
+from grump.money.budgets import BudgetStatus, _refusal, ensure_period
 
 BUDGETS = cast(Table, Budget.__table__)
 PERIODS = cast(Table, BudgetPeriod.__table__)
@@ -93,25 +92,8 @@ def _lock_counters(
         if not missing or attempt:
             return found
         for budget_id, start in missing:  # the first job of a period
-            _ensure(session, wanted[(budget_id, start)], start)
+            ensure_period(session, wanted[(budget_id, start)], start)
     raise AssertionError("unreachable")
-
-
-def _ensure(session: Session, budget: Any, start: datetime) -> None:
-    _, end = period_bounds(Period(budget.period), start)
-    statement = dialect_insert(session, PERIODS).values(
-        budget_id=budget.id,
-        tenant=budget.tenant,
-        user_id=budget.user_id,
-        period=budget.period,
-        period_start=start,
-        period_end=end,
-        limit_usd=budget.limit_usd,
-        alert_threshold=budget.alert_threshold,
-        spent=Decimal(0),
-        reserved=Decimal(0),
-    )
-    session.execute(statement.on_conflict_do_nothing(index_elements=["budget_id", "period_start"]))
 
 
 def _refused(budget: Any, counter: _Counter, ask: Ask) -> BudgetExceeded:
