@@ -88,6 +88,7 @@ class AnthropicChat:
             Timeouts.from_settings(settings),
             retry or RetryPolicy(),
             client,
+            connections=settings.llm_concurrency,  # the calls a worker makes at once
         )
         self._framing: int | None = None
 

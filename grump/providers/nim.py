@@ -125,6 +125,7 @@ class _NimEndpoint:
             Timeouts.from_settings(settings),
             retry or RetryPolicy(),
             client,
+            connections=settings.llm_concurrency,  # the calls a worker makes at once
         )
 
     def close(self) -> None:

@@ -97,6 +97,7 @@ class FakeServer:
         self._throttled_until = 0.0
         self._disconnects = 0
         self._finished = 0
+        self._connections = 0
         self.invoice = Invoice()  # every call billed at list prices (tests.fakes.invoice)
         self._httpd = _Httpd((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
@@ -127,6 +128,16 @@ class FakeServer:
 
     def _throttle_left(self) -> float:
         return self._throttled_until - time.monotonic()
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted since the start (or the last reset)."""
+        with self._lock:
+            return self._connections
+
+    def _connected(self) -> None:
+        with self._lock:
+            self._connections += 1
 
     @property
     def requests(self) -> list[LoggedRequest]:
@@ -165,6 +176,7 @@ class FakeServer:
             self._throttled_until = 0.0
             self._disconnects = 0
             self._finished = 0
+            self._connections = 0
         self.invoice.clear()
 
     def start(self) -> Self:
@@ -240,10 +252,15 @@ class FakeServer:
 
 class _Httpd(ThreadingHTTPServer):
     daemon_threads = True  # a slow answer in flight must not hold up stop()
+    request_queue_size = 256  # a worker's calls connect at once; 5 would drop their SYNs
 
     def __init__(self, address: tuple[str, int], handler: type[_Handler], fake: FakeServer):
         super().__init__(address, handler)
         self.fake = fake
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.fake._connected()
+        super().process_request(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

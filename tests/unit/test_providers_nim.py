@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -79,6 +80,19 @@ def test_chat_returns_content_and_the_usage_nim_reported(nim: FakeNim) -> None:
     assert result.tokens_out == count_tokens(result.content)
     # NIM's count, not grump's four-characters-a-token estimate
     assert result.tokens_in != sum(estimate_tokens(m.content) for m in QUESTION.messages)
+
+
+def test_as_many_calls_at_once_as_a_worker_makes_keep_their_connections(nim: FakeNim) -> None:
+    """A worker's concurrent calls neither queue for the pool nor reconnect: a second round opens none."""
+    nim.latency_ms = 200.0  # every call of a round is in flight at once
+    calls = 48  # above httpx's default of 20 connections kept alive
+    with chat_client(nim, llm_concurrency=calls) as chat, ThreadPoolExecutor(calls) as pool:
+        list(pool.map(lambda _: chat.complete(QUESTION), range(calls)))
+        opened = nim.connections
+        list(pool.map(lambda _: chat.complete(QUESTION), range(calls)))
+    assert opened == calls
+    assert nim.connections == opened
+    assert len(nim.requests) == 2 * calls
 
 
 def test_chat_sends_the_openai_request_with_the_bearer_key(nim: FakeNim) -> None:
