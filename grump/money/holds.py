@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, delete, literal, select, update
+from sqlalchemy import BigInteger, Table, bindparam, delete, literal, select, update
 from sqlalchemy.orm import Session
 
 from grump.ledger.models import BudgetHold, BudgetPeriod, Job
@@ -30,6 +30,23 @@ def release(session: Session, job_id: uuid.UUID) -> None:
     settle_many(session, {job_id: Decimal(0)})
 
 
+_HOLDS = cast(Table, BudgetHold.__table__)
+_PERIODS = cast(Table, BudgetPeriod.__table__)
+_TAKE_HOLDS = (
+    delete(_HOLDS)
+    .where(_HOLDS.c.job_id.in_(bindparam("job_ids", expanding=True)))
+    .returning(_HOLDS.c.job_id, _HOLDS.c.period_id, _HOLDS.c.budget_id, _HOLDS.c.amount)
+)
+_SETTLE_PERIOD = (
+    update(_PERIODS)
+    .where(_PERIODS.c.id == bindparam("period_id"))
+    .values(
+        reserved=_PERIODS.c.reserved - bindparam("released", type_=BigInteger),
+        spent=_PERIODS.c.spent + bindparam("spent", type_=BigInteger),
+    )
+)
+
+
 def settle_many(session: Session, costs: dict[uuid.UUID, Decimal]) -> None:
     """Turn the holds of jobs into their costs: one UPDATE per counter row, in budget-id order.
 
@@ -38,27 +55,20 @@ def settle_many(session: Session, costs: dict[uuid.UUID, Decimal]) -> None:
     """
     if not costs:
         return
-    taken = session.execute(
-        delete(BudgetHold)
-        .where(BudgetHold.job_id.in_(list(costs)))
-        .returning(BudgetHold.job_id, BudgetHold.period_id, BudgetHold.budget_id, BudgetHold.amount)
-        .execution_options(synchronize_session=False)
-    ).all()
+    connection = session.connection()  # Core statements built once: a worker's hot path
+    taken = connection.execute(_TAKE_HOLDS, {"job_ids": list(costs)}).all()
     released: defaultdict[tuple[int, int], Decimal] = defaultdict(Decimal)
     spent: defaultdict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for job_id, period_id, budget_id, amount in taken:
         released[(budget_id, period_id)] += amount
         spent[(budget_id, period_id)] += costs[job_id]
     for key in sorted(released):
-        session.execute(
-            update(BudgetPeriod)
-            .where(BudgetPeriod.id == key[1])
-            .values(
-                reserved=BudgetPeriod.reserved - literal(to_units(released[key]), BigInteger),
-                spent=BudgetPeriod.spent + literal(to_units(spent[key]), BigInteger),
-            )
-            .execution_options(synchronize_session=False)
-        )
+        settled = {
+            "period_id": key[1],
+            "released": to_units(released[key]),
+            "spent": to_units(spent[key]),
+        }
+        connection.execute(_SETTLE_PERIOD, settled)
 
 
 def hold_at_least(session: Session, job_id: uuid.UUID, amount: Decimal) -> bool:
