@@ -17,15 +17,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, update
+from sqlalchemy import and_, bindparam, case, update
 from sqlalchemy.orm import Session
 
 from grump import metrics
 from grump.errors import DatabaseUnavailable
 from grump.jobs.models import JobStatus
-from grump.jobs.rows import ACTIVE_STATUS_VALUES, rowcount
+from grump.jobs.rows import ACTIVE_STATUS_VALUES, JOBS, detached_job, rowcount
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.models import Job
 from grump.money import holds
@@ -92,36 +92,34 @@ def claim_leased(runtime: Runtime, job_ids: Sequence[uuid.UUID], claimer: str | 
     return claimed
 
 
-_JOBS = cast(Table, Job.__table__)
 # Built once: a claim runs per job group on the llm worker's hot path, and building
 # the statement (and the ORM's RETURNING of entities) cost more CPU than running it.
 _TAKEN_OVER = and_(
-    _JOBS.c.status == JobStatus.RUNNING.value,
-    _JOBS.c.claimed_by.is_not(None),
-    _JOBS.c.claimed_by != bindparam("other_than"),
+    JOBS.c.status == JobStatus.RUNNING.value,
+    JOBS.c.claimed_by.is_not(None),
+    JOBS.c.claimed_by != bindparam("other_than"),
 )
 _CLAIM = (
-    update(_JOBS)
+    update(JOBS)
     .where(
-        _JOBS.c.id.in_(bindparam("job_ids", expanding=True)),
-        _JOBS.c.status.in_(ACTIVE_STATUS_VALUES),
+        JOBS.c.id.in_(bindparam("job_ids", expanding=True)),
+        JOBS.c.status.in_(ACTIVE_STATUS_VALUES),
     )
     .values(
         status=JobStatus.RUNNING.value,
-        attempts=_JOBS.c.attempts + 1,
+        attempts=JOBS.c.attempts + 1,
         started_at=bindparam("now"),
         deadline_at=bindparam("deadline"),
         claimed_by=bindparam("claimer"),
-        worker_losses=_JOBS.c.worker_losses + case((_TAKEN_OVER, 1), else_=0),
+        worker_losses=JOBS.c.worker_losses + case((_TAKEN_OVER, 1), else_=0),
     )
-    .returning(*_JOBS.c)
+    .returning(*JOBS.c)
 )
 
 
 def _claim(
     session: Session, job_ids: list[uuid.UUID], claimer: str | None, deadline: Any
 ) -> list[Job]:
-    """The rows claimed, as detached ``Job`` objects (data for the run, never flushed)."""
     parameters = {
         "job_ids": job_ids,
         "claimer": claimer,
@@ -130,7 +128,7 @@ def _claim(
         "deadline": deadline,
     }
     rows = session.connection().execute(_CLAIM, parameters)
-    return [Job(**row._mapping) for row in rows]
+    return [detached_job(row) for row in rows]
 
 
 def give_back(runtime: Runtime, job_id: uuid.UUID) -> None:

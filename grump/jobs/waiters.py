@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from grump.jobs.events import CHANNEL_PATTERN, JobEvent, publish
 from grump.jobs.models import JobStatus
+from grump.jobs.rows import JOBS, detached_job
 from grump.ledger.db import session_scope
 from grump.ledger.models import Job
 
@@ -196,16 +197,14 @@ class JobWaiters:
 def load_ended(runtime: Runtime) -> Callable[[list[uuid.UUID]], dict[uuid.UUID, Job]]:
     """Reads, in one query, the rows of those of some jobs that have ended (detached)."""
     ended_statuses = [status.value for status in JobStatus if status.terminal]
+    statement = select(JOBS).where(
+        JOBS.c.id.in_(bindparam("job_ids", expanding=True)), JOBS.c.status.in_(ended_statuses)
+    )
 
     def load(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, Job]:
         with session_scope(runtime.sessions, runtime.settings.retry_after_seconds) as session:
-            jobs = list(
-                session.scalars(
-                    select(Job).where(Job.id.in_(job_ids), Job.status.in_(ended_statuses))
-                )
-            )
-            for job in jobs:
-                session.expunge(job)
+            rows = session.connection().execute(statement, {"job_ids": job_ids}).all()
+        jobs = [detached_job(row) for row in rows]
         return {job.id: job for job in jobs}
 
     return load
