@@ -35,7 +35,7 @@ import select
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -95,9 +95,8 @@ class FakeServer:
         self._steps: deque[Step] = deque()
         self._log: list[LoggedRequest] = []
         self._throttled_until = 0.0
-        self._disconnects = 0
-        self._finished = 0
-        self._connections = 0
+        # "connections" accepted, streams the client "left" before their end, streams "finished"
+        self._tallies: Counter[str] = Counter()
         self.invoice = Invoice()  # every call billed at list prices (tests.fakes.invoice)
         self._httpd = _Httpd((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
@@ -132,12 +131,7 @@ class FakeServer:
     @property
     def connections(self) -> int:
         """TCP connections accepted since the start (or the last reset)."""
-        with self._lock:
-            return self._connections
-
-    def _connected(self) -> None:
-        with self._lock:
-            self._connections += 1
+        return self._tally("connections")
 
     @property
     def requests(self) -> list[LoggedRequest]:
@@ -147,22 +141,20 @@ class FakeServer:
     @property
     def client_disconnects(self) -> int:
         """How many streamed answers the client closed before their end."""
-        with self._lock:
-            return self._disconnects
-
-    def _client_left(self) -> None:
-        with self._lock:
-            self._disconnects += 1
+        return self._tally("left")
 
     @property
     def streams_finished(self) -> int:
         """How many streamed answers were sent to their end."""
-        with self._lock:
-            return self._finished
+        return self._tally("finished")
 
-    def _stream_finished(self) -> None:
+    def _tally(self, name: str) -> int:
         with self._lock:
-            self._finished += 1
+            return self._tallies[name]
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._tallies[name] += 1
 
     @property
     def call_count(self) -> int:
@@ -174,9 +166,7 @@ class FakeServer:
             self._steps.clear()
             self._log.clear()
             self._throttled_until = 0.0
-            self._disconnects = 0
-            self._finished = 0
-            self._connections = 0
+            self._tallies.clear()
         self.invoice.clear()
 
     def start(self) -> Self:
@@ -259,7 +249,7 @@ class _Httpd(ThreadingHTTPServer):
         self.fake = fake
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        self.fake._connected()
+        self.fake._count("connections")
         super().process_request(request, client_address)
 
 
@@ -334,12 +324,12 @@ class _Handler(BaseHTTPRequestHandler):
                 sent += 1
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-            self.server.fake._stream_finished()
+            self.server.fake._count("finished")
             if step.billing is not None:
                 step.billing(sent, True)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-            self.server.fake._client_left()
+            self.server.fake._count("left")
             if step.billing is not None:
                 step.billing(sent, False)
 
