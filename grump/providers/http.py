@@ -23,6 +23,7 @@ a worker thread idle.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import random
@@ -156,28 +157,35 @@ class JsonHttpClient:
         # to one: httpcore scans every connection of its pool on each request. With
         # 128 threads against bench/upstream.py, one pool of 128 cost 1.9-2.0 ms of
         # CPU a call and eight pools of 16 cost 1.1.
-        if client is not None:
-            self._pools = [client]
-        else:
-            shards = max(1, -(-connections // POOL_SHARD))
-            size = -(-connections // shards)
-            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-            timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
-            self._pools = [
-                httpx.Client(
-                    base_url=base_url, headers=dict(headers), timeout=timeout, limits=limits
-                )
-                for _ in range(shards)
-            ]
+        shards = 1 if client is not None else max(1, -(-connections // POOL_SHARD))
+        size = -(-connections // shards)
+        self._new_pool: Callable[[], httpx.Client] = functools.partial(
+            httpx.Client,
+            base_url=base_url,
+            headers=dict(headers),
+            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        )
+        self._pools: list[httpx.Client | None] = [client] if client is not None else [None] * shards
         self._turns = itertools.count()
         self._thread = threading.local()
+        self._pools_lock = threading.Lock()
 
     @property
     def _client(self) -> httpx.Client:
-        """This thread's pool: each thread takes one in turn, the first time it calls."""
+        """This thread's pool: each thread takes one in turn, the first time it calls.
+
+        A pool is built when a thread first takes it (building one costs tens of
+        milliseconds: its TLS context), so a process that calls from few threads
+        builds few.
+        """
         pool: httpx.Client | None = getattr(self._thread, "pool", None)
         if pool is None:
-            pool = self._pools[next(self._turns) % len(self._pools)]
+            shard = next(self._turns) % len(self._pools)
+            with self._pools_lock:
+                pool = self._pools[shard]
+                if pool is None:
+                    pool = self._pools[shard] = self._new_pool()
             self._thread.pool = pool
         return pool
 
@@ -246,5 +254,7 @@ class JsonHttpClient:
 
     def close(self) -> None:
         """Close the connection pool; the client is not used after this."""
-        for pool in self._pools:
-            pool.close()
+        with self._pools_lock:
+            for pool in self._pools:
+                if pool is not None:
+                    pool.close()
