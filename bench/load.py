@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.procs import ROOT, ProcessTable, stop
 from bench.procs import process_tree as process_tree
 from grump.ledger.migrate import upgrade
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from tests.services import REDIS_URL, create_database, drop_database, free_port
 
 PY = sys.executable

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bench.replay_trace import Task, Trace
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 
 ECONOMY_PREFIX = "moonshotai/"
 ZERO = Decimal(0)

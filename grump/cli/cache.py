@@ -30,7 +30,7 @@ def _ledger_hits(runtime: Any) -> tuple[int, Decimal]:
     from sqlalchemy import func, select
 
     from grump.ledger.db import session_scope, utcnow
-    from grump.ledger.models import CostEvent
+    from grump.ledger.money_models import CostEvent
 
     since = utcnow() - timedelta(hours=24)
     query = select(func.count(), func.coalesce(func.sum(CostEvent.cache_savings), 0)).where(

@@ -30,7 +30,8 @@ from grump.jobs.rows import (
     finish_values,
 )
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from grump.money.holds import settle_many
 
 log = logging.getLogger(__name__)

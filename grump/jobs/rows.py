@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from grump.errors import NotFound
 from grump.jobs.models import ACTIVE_STATUSES, JobStatus, Outcome
 from grump.ledger.db import dialect_insert, utcnow
-from grump.ledger.models import INFLIGHT_SQL, CostEvent, Job
+from grump.ledger.models import INFLIGHT_SQL, Job
+from grump.ledger.money_models import CostEvent
 from grump.money import holds
 from grump.money.baselines import event_money
 

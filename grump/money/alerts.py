@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from grump import metrics
 from grump.ledger.db import dialect_insert, session_scope, utcnow
-from grump.ledger.models import NO_KEY, ApiKey, Budget, BudgetAlert, BudgetPeriod
+from grump.ledger.models import ApiKey
+from grump.ledger.money_models import NO_KEY, Budget, BudgetAlert, BudgetPeriod
 from grump.money.budget_math import alert_line
 from grump.money.webhook import post_webhook
 from grump.runtime import Runtime

@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 
 from grump.errors import BudgetExceeded, NotFound
 from grump.ledger.db import dialect_insert
-from grump.ledger.models import NO_KEY, TENANT_WIDE, Budget, BudgetAlert, BudgetHold, BudgetPeriod
+from grump.ledger.money_models import (
+    NO_KEY,
+    TENANT_WIDE,
+    Budget,
+    BudgetAlert,
+    BudgetHold,
+    BudgetPeriod,
+)
 from grump.ledger.money_units import to_units
 from grump.money.budget_math import BudgetState, Period, exceeded_details, period_bounds
 

@@ -17,7 +17,8 @@ from sqlalchemy import SQLColumnExpression, select
 from sqlalchemy.orm import Session
 
 from grump.jobs.models import JobKind, JobStatus
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from grump.money.sums import ZERO, Sums, as_day, day_bucket, grouped_sums
 from grump.routing.pricing import ModelPrice, PriceCatalogue
 

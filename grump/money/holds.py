@@ -16,7 +16,8 @@ from typing import Any, cast
 from sqlalchemy import BigInteger, Table, bindparam, delete, literal, select, update
 from sqlalchemy.orm import Session
 
-from grump.ledger.models import BudgetHold, BudgetPeriod, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import BudgetHold, BudgetPeriod
 from grump.ledger.money_units import to_units
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import BigInteger, Table, insert, literal, select, tuple_, updat
 from sqlalchemy.orm import Session
 
 from grump.errors import BudgetExceeded
-from grump.ledger.models import NO_KEY, TENANT_WIDE, Budget, BudgetHold, BudgetPeriod
+from grump.ledger.money_models import NO_KEY, TENANT_WIDE, Budget, BudgetHold, BudgetPeriod
 from grump.ledger.money_units import from_units, to_units
 from grump.money.budget_math import Period, period_bounds
 from grump.money.budgets import BudgetStatus, _refusal, ensure_period

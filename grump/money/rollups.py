@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from grump.ledger.db import dialect_insert, session_scope, utcnow
-from grump.ledger.models import CostEvent, CostRollup, RollupWatermark
+from grump.ledger.money_models import CostEvent, CostRollup, RollupWatermark
 from grump.money.sums import Sums, as_hour, grouped_sums, hour_bucket
 from grump.runtime import Runtime
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Integer, SQLColumnExpression, cast, func, select
 from sqlalchemy.orm import Session
 
-from grump.ledger.models import CostEvent
+from grump.ledger.money_models import CostEvent
 
 ZERO = Decimal(0)
 

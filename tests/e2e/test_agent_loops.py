@@ -21,7 +21,8 @@ from openai import OpenAI
 from sqlalchemy import select
 
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.models import Budget, BudgetPeriod, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import Budget, BudgetPeriod
 from grump.money.budget_math import Period
 from grump.money.budgets import set_budget
 from tests.e2e.live_api import LiveApi, live_api

@@ -15,7 +15,8 @@ from grump.celery.queues import PARSE_QUEUE, redis_priority_keys
 from grump.client import GrumpClient
 from grump.jobs.requeue import requeue_stuck_jobs
 from grump.ledger.db import make_engine, session_scope, utcnow
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.e2e.conftest import Programs, wait_ready

@@ -34,7 +34,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from tests.e2e.conftest import Programs, wait_ready
 from tests.fakes.server import Step, slow
 from tests.servers import _wait_port

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from grump.client import GrumpClient
 from grump.jobs.stream import StreamBroken, StreamEnded, TextDelta, follow
 from grump.ledger.db import make_engine, make_sessionmaker
-from grump.ledger.models import CostEvent
+from grump.ledger.money_models import CostEvent
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.e2e.conftest import Programs, wait_ready

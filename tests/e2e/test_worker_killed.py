@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from grump.client import GrumpClient
 from grump.ledger.db import make_engine, make_sessionmaker
-from grump.ledger.models import CostEvent
+from grump.ledger.money_models import CostEvent
 from tests.e2e.conftest import Programs, wait_ready
 from tests.e2e.statuses import wait_status
 

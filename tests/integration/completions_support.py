@@ -17,7 +17,8 @@ from grump.celery.app import create_celery
 from grump.celery.queues import ALL_QUEUES
 from grump.ledger.db import session_scope
 from grump.ledger.keys import create_api_key
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.fakes.anthropic import FakeAnthropic

@@ -12,7 +12,7 @@ import pytest
 
 from grump.jobs.batches import drive_batches
 from grump.ledger.db import utcnow
-from grump.ledger.models import CostEvent
+from grump.ledger.money_models import CostEvent
 from grump.money.reports import ReportPeriod, render_csv, render_markdown
 from grump.money.reports.build import build_report
 from grump.settings import Settings

@@ -17,7 +17,8 @@ from grump.jobs.models import CompleteJobRequest
 from grump.jobs.run import fail_job
 from grump.jobs.submit import submit_job
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope
-from grump.ledger.models import BudgetPeriod, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import BudgetPeriod
 from grump.money import budgets, holds
 from grump.money.budget_math import Period
 from grump.runtime import Runtime

@@ -23,7 +23,8 @@ from grump.jobs.models import CompleteJobRequest
 from grump.jobs.run import Step, process_job
 from grump.jobs.submit import submit_job, submit_job_async
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope, utcnow
-from grump.ledger.models import BudgetPeriod, CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import BudgetPeriod, CostEvent
 from grump.money import budgets
 from grump.money.budget_math import Period
 from grump.routing.pricing import estimate_max_cost, estimate_reservation

@@ -25,7 +25,7 @@ from grump.celery.app import create_celery
 from grump.celery.queues import EMBED_QUEUE, redis_priority_keys
 from grump.ledger.db import session_scope
 from grump.ledger.keys import create_api_key
-from grump.ledger.models import CostEvent
+from grump.ledger.money_models import CostEvent
 from grump.providers.base import EmbedRequest
 from grump.providers.nim import NimEmbeddings
 from grump.routing.pricing import load_catalogue

@@ -25,7 +25,8 @@ from grump.jobs.leases import Leases, lease_key
 from grump.jobs.models import CompleteJobRequest
 from grump.jobs.submit import submit_job
 from grump.ledger.db import session_scope
-from grump.ledger.models import BudgetHold, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import BudgetHold
 from grump.settings import Settings
 from tests.conftest import Api, local_settings
 

@@ -21,7 +21,8 @@ from grump.celery.queues import PARSE_QUEUE, redis_priority_keys
 from grump.celery.task_names import RUN_JOB_TASK
 from grump.jobs.enqueue import publish_job
 from grump.ledger.db import session_scope
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from grump.settings import Settings
 from tests.integration.test_pipeline import Stack, batching_stack, worker
 

@@ -21,7 +21,8 @@ from grump.celery.queues import ALL_QUEUES, redis_priority_keys
 from grump.jobs.requeue import requeue_stuck_jobs
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.keys import create_api_key
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from grump.runtime import Runtime
 from grump.settings import Settings
 

@@ -18,7 +18,8 @@ from grump.jobs import rows
 from grump.jobs.batch_rows import finish_many
 from grump.jobs.models import Outcome
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope, utcnow
-from grump.ledger.models import CostEvent, CostRollup, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent, CostRollup
 from grump.money import costs
 from grump.money.reports import ReportPeriod, render_csv, render_markdown
 from grump.money.reports.build import build_report

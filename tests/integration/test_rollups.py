@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from grump.ledger.db import make_engine, make_sessionmaker, session_scope
-from grump.ledger.models import CostEvent, CostRollup
+from grump.ledger.money_models import CostEvent, CostRollup
 from grump.money.rollups import SETTLE_LAG, rollup_costs
 from tests.integration.money_fixtures import money_ledger  # noqa: F401
 from tests.unit.test_costs_api import seed_event

@@ -30,7 +30,8 @@ from grump.errors import (
 from grump.jobs.models import AnyJobRequest, CompleteJobRequest, ParseJobRequest
 from grump.jobs.submit import Submitted, submit_job_async
 from grump.ledger.db import normalise_url, session_scope, utcnow
-from grump.ledger.models import BudgetHold, BudgetPeriod, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import BudgetHold, BudgetPeriod
 from grump.money import budgets
 from grump.money.budget_math import Period
 from grump.routing.pricing import estimate_reservation

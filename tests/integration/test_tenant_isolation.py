@@ -26,7 +26,8 @@ from grump.celery.app import create_celery
 from grump.jobs.models import JobStatus
 from grump.ledger.db import session_scope, utcnow
 from grump.ledger.keys import authenticate, create_api_key, hash_key
-from grump.ledger.models import ApiKey, CostEvent, Job
+from grump.ledger.models import ApiKey, Job
+from grump.ledger.money_models import CostEvent
 from grump.runtime import Runtime
 from grump.settings import Settings
 from tests.integration.money_fixtures import money_ledger  # noqa: F401

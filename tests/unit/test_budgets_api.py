@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from grump.jobs.run import Step, process_job
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from tests.conftest import Api
 
 HARD = (

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from grump.cli import main
-from grump.ledger.models import StoredReport
+from grump.ledger.money_models import StoredReport
 from grump.money.reports.deliver import send_cost_reports
 from tests.conftest import Api, local_settings
 from tests.unit.test_budgets_alerts import Webhook, webhook  # noqa: F401

@@ -13,7 +13,8 @@ import pytest
 from grump.jobs.models import CompleteJobRequest
 from grump.jobs.run import Step, process_job
 from grump.jobs.submit import submit_job
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from grump.providers.base import ChatRequest, ChatResult
 from grump.runtime import Runtime
 from tests.conftest import Api, local_settings

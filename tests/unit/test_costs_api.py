@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from grump.ledger.db import utcnow
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from tests.conftest import Api
 
 

@@ -28,7 +28,8 @@ from grump.jobs.enqueue import task_for
 from grump.jobs.models import EmbedJobRequest, Outcome
 from grump.jobs.submit import submit_job
 from grump.ledger.db import session_scope
-from grump.ledger.models import BudgetPeriod, CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import BudgetPeriod, CostEvent
 from tests.conftest import Api, local_settings
 from tests.fakes.nim import FakeNim
 from tests.fakes.server import server_error

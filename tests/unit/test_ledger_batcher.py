@@ -16,7 +16,8 @@ from grump.jobs.models import CompleteJobRequest
 from grump.jobs.run import Step
 from grump.jobs.run_grouped import process_job_grouped
 from grump.jobs.submit import submit_job
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from tests.conftest import Api, local_settings
 from tests.unit.test_processing import ScriptedChat
 

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select, text
 
 from grump.ledger.db import make_engine, make_sessionmaker
 from grump.ledger.migrate import downgrade, upgrade
-from grump.ledger.models import CostEvent
+from grump.ledger.money_models import CostEvent
 
 EVENT = (
     "INSERT INTO cost_events (job_id, tenant, kind, model, tier, provider, tokens_in,"

@@ -15,7 +15,8 @@ from grump.jobs import rows
 from grump.jobs.models import CompleteJobRequest, Outcome
 from grump.jobs.run import observe_success
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from grump.money.reports import render_html, render_markdown
 from grump.money.reports.charts import savings_png
 from grump.money.reports.recommend import recommendations

@@ -21,7 +21,8 @@ from grump.jobs.models import CompleteJobRequest
 from grump.jobs.run import Step, process_job
 from grump.jobs.stream import StreamEnded, TextDelta, ToolCallDelta, caller_left, follow
 from grump.jobs.submit import submit_job
-from grump.ledger.models import CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import CostEvent
 from grump.providers.base import ChatDelta, ChatRequest, ChatResult
 from tests.conftest import Api, local_settings
 

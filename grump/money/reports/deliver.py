@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy import select, update
 
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.models import StoredReport
+from grump.ledger.money_models import StoredReport
 from grump.money import costs
 from grump.money.reports.build import build_report
 from grump.money.reports.csv import render_csv

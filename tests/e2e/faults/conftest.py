@@ -31,7 +31,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
 from grump.ledger.migrate import upgrade
-from grump.ledger.models import BudgetPeriod, CostEvent, Job
+from grump.ledger.models import Job
+from grump.ledger.money_models import BudgetPeriod, CostEvent
 from tests.e2e.conftest import Programs, wait_ready
 from tests.servers import ThrowawayPostgres, ThrowawayRabbitMQ, ThrowawayRedis, _wait_port
 from tests.services import free_port, rabbitmq_vhost

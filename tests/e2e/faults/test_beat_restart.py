@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from grump.ledger.models import CostRollup, StoredReport
+from grump.ledger.money_models import CostRollup, StoredReport
 from tests.e2e.faults.conftest import TENANT, Cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
