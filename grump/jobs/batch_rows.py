@@ -26,6 +26,7 @@ from grump.errors import DatabaseUnavailable
 from grump.jobs.models import JobStatus, Outcome
 from grump.jobs.rows import (
     ACTIVE_STATUS_VALUES,
+    JOBS,
     cost_event,
     finish_values,
 )
@@ -173,18 +174,17 @@ _RESULT_COLUMNS = (
     "baseline_cost",
     "finished_at",
 )
-_TABLE = cast(Table, Job.__table__)
 _FINISH_STATEMENT = (
-    update(_TABLE)
+    update(JOBS)
     # Equalities, not IN: an expanding IN parameter cannot run as executemany.
     .where(
-        _TABLE.c.id == bindparam("job_id"),
-        or_(*(_TABLE.c.status == status for status in ACTIVE_STATUS_VALUES)),
+        JOBS.c.id == bindparam("job_id"),
+        or_(*(JOBS.c.status == status for status in ACTIVE_STATUS_VALUES)),
     )
     .values(
         status=JobStatus.SUCCEEDED.value,
         error=None,
-        attempts=_TABLE.c.attempts + bindparam("new_attempt"),
+        attempts=JOBS.c.attempts + bindparam("new_attempt"),
         **{name: bindparam(f"new_{name}") for name in _RESULT_COLUMNS},
     )
 )
@@ -192,12 +192,12 @@ _FINISH_STATEMENT = (
 # The rows still active among a group's, locked in job-id order (every writer's order),
 # each with its count of requests coalesced onto it (its cost event answers those too).
 _LOCK_ACTIVE = (
-    select(_TABLE.c.id, _TABLE.c.coalesced_count)
+    select(JOBS.c.id, JOBS.c.coalesced_count)
     .where(
-        _TABLE.c.id.in_(bindparam("job_ids", expanding=True)),
-        _TABLE.c.status.in_(ACTIVE_STATUS_VALUES),
+        JOBS.c.id.in_(bindparam("job_ids", expanding=True)),
+        JOBS.c.status.in_(ACTIVE_STATUS_VALUES),
     )
-    .order_by(_TABLE.c.id)
+    .order_by(JOBS.c.id)
     .with_for_update()
 )
 

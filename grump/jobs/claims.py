@@ -94,6 +94,8 @@ def claim_leased(runtime: Runtime, job_ids: Sequence[uuid.UUID], claimer: str | 
 
 # Built once: a claim runs per job group on the llm worker's hot path, and building
 # the statement (and the ORM's RETURNING of entities) cost more CPU than running it.
+# The SET expressions read the row as it was: a job running under another claimer is
+# being taken over from a dead worker, which counts as a loss.
 _TAKEN_OVER = and_(
     JOBS.c.status == JobStatus.RUNNING.value,
     JOBS.c.claimed_by.is_not(None),
