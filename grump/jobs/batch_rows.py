@@ -17,22 +17,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, insert, or_, select, update
+from sqlalchemy import Column, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from grump.errors import DatabaseUnavailable
 from grump.jobs.models import JobStatus, Outcome
 from grump.jobs.rows import (
     ACTIVE_STATUS_VALUES,
-    JOBS,
     cost_event,
     finish_values,
 )
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.models import Job
-from grump.ledger.money_models import CostEvent
+from grump.ledger.models import JOBS, Job
+from grump.ledger.money_models import COST_EVENTS, CostEvent
 from grump.money.holds import settle_many
 
 log = logging.getLogger(__name__)
@@ -153,7 +152,7 @@ def finish_many(session: Session, finished: Sequence[tuple[Job, Outcome]]) -> li
     connection.execute(_FINISH_STATEMENT, [_result_row(*by_id[job_id], now) for job_id in active])
     # Core rows, not ORM objects flushed one by one: one executemany INSERT.
     events = [_event_row(cost_event(*by_id[job_id], now, joined[job_id])) for job_id in active]
-    connection.execute(_INSERT_EVENTS, events)
+    connection.execute(_INSERTCOST_EVENTS, events)
     settle_many(session, {job_id: by_id[job_id][1].cost for job_id in active})
     return list(active)
 
@@ -211,9 +210,8 @@ def _result_row(job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
     return row
 
 
-_EVENTS = cast(Table, CostEvent.__table__)
-_INSERT_EVENTS = insert(_EVENTS)
-_EVENT_COLUMNS: list[Column[Any]] = [c for c in _EVENTS.columns if not c.primary_key]
+_INSERTCOST_EVENTS = insert(COST_EVENTS)
+_EVENT_COLUMNS: list[Column[Any]] = [c for c in COST_EVENTS.columns if not c.primary_key]
 
 
 def _event_row(event: CostEvent) -> dict[str, Any]:

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from grump import metrics
 from grump.errors import DatabaseUnavailable
 from grump.jobs.models import JobStatus
-from grump.jobs.rows import ACTIVE_STATUS_VALUES, JOBS, detached_job, rowcount
+from grump.jobs.rows import ACTIVE_STATUS_VALUES, detached_job, rowcount
 from grump.ledger.db import session_scope, utcnow
-from grump.ledger.models import Job
+from grump.ledger.models import JOBS, Job
 from grump.money import holds
 from grump.runtime import Runtime
 

@@ -12,17 +12,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
-
-from sqlalchemy import Table
+from typing import Any
 
 from grump.jobs.models import AnyJobRequest, JobStatus
 from grump.jobs.plan import Plan
 from grump.ledger.db import utcnow
-from grump.ledger.models import Job
 from grump.settings import Settings
-
-JOBS = cast(Table, Job.__table__)
 
 
 @dataclass(frozen=True, slots=True)

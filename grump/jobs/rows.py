@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Row, Table, or_, select, text, update
+from sqlalchemy import CursorResult, Row, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from grump.errors import NotFound
@@ -24,7 +24,6 @@ from grump.money import holds
 from grump.money.baselines import event_money
 
 ACTIVE_STATUS_VALUES = [s.value for s in ACTIVE_STATUSES]
-JOBS = cast(Table, Job.__table__)
 
 
 def detached_job(row: Row[Any]) -> Job:

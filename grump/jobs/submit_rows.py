@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from grump.jobs.models import JobStatus
 from grump.jobs.records import INSERTED as _INSERTED
-from grump.jobs.records import JOBS, JobRecord, insert_values, record_of
+from grump.jobs.records import JobRecord, insert_values, record_of
 from grump.jobs.rows import ACTIVE_STATUS_VALUES
 from grump.ledger.db import dialect_insert, utcnow
-from grump.ledger.models import INFLIGHT_SQL
+from grump.ledger.models import INFLIGHT_SQL, JOBS
 from grump.money import holds
 from grump.money.amounts import quantize_money
 

@@ -34,9 +34,9 @@ from sqlalchemy import bindparam, select
 
 from grump.jobs.events import CHANNEL_PATTERN, JobEvent, publish
 from grump.jobs.models import JobStatus
-from grump.jobs.rows import JOBS, detached_job
+from grump.jobs.rows import detached_job
 from grump.ledger.db import session_scope
-from grump.ledger.models import Job
+from grump.ledger.models import JOBS, Job
 
 if TYPE_CHECKING:
     from grump.runtime import Runtime

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
     Uuid,
     text,
@@ -150,6 +151,10 @@ Index(
     postgresql_where=text("defer_until IS NOT NULL AND batch_id IS NULL"),
     sqlite_where=text("defer_until IS NOT NULL AND batch_id IS NULL"),
 )
+
+
+# The table itself, for Core statements on hot paths (no ORM entity loading).
+JOBS = cast(Table, Job.__table__)
 
 
 class MessageBatch(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
@@ -222,3 +224,10 @@ class StoredReport(Base):
     markdown: Mapped[str] = mapped_column(Text)
     csv: Mapped[str] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# The tables themselves, for Core statements on hot paths (no ORM entity loading).
+COST_EVENTS = cast(Table, CostEvent.__table__)
+BUDGETS = cast(Table, Budget.__table__)
+PERIODS = cast(Table, BudgetPeriod.__table__)
+HOLDS = cast(Table, BudgetHold.__table__)

@@ -20,13 +20,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 from sqlalchemy import BigInteger, and_, delete, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from grump.errors import BudgetExceeded, NotFound
-from grump.ledger.db import dialect_insert
 from grump.ledger.money_models import (
     NO_KEY,
     TENANT_WIDE,
@@ -37,6 +35,7 @@ from grump.ledger.money_models import (
 )
 from grump.ledger.money_units import to_units
 from grump.money.budget_math import BudgetState, Period, exceeded_details, period_bounds
+from grump.money.periods import ensure_period
 
 
 @dataclass(frozen=True)
@@ -95,35 +94,6 @@ def applicable(
         scopes = or_(scopes, and_(Budget.user_id == TENANT_WIDE, Budget.key_id == key))
     query = select(Budget).where(Budget.tenant == tenant, scopes)
     return list(session.scalars(query.order_by(Budget.id)))
-
-
-class BudgetTerms(Protocol):
-    """What a period row copies from its budget: a :class:`Budget` or a row read of one."""
-
-    id: int
-    tenant: str
-    user_id: str
-    period: str
-    limit_usd: Decimal
-    alert_threshold: Decimal
-
-
-def ensure_period(session: Session, budget: BudgetTerms, at: datetime) -> None:
-    """Create the row of ``budget``'s period that holds ``at``, unless it exists (ON CONFLICT DO NOTHING)."""
-    start, end = period_bounds(Period(budget.period), at)
-    statement = dialect_insert(session, BudgetPeriod).values(
-        budget_id=budget.id,
-        tenant=budget.tenant,
-        user_id=budget.user_id,
-        period=budget.period,
-        period_start=start,
-        period_end=end,
-        limit_usd=budget.limit_usd,
-        alert_threshold=budget.alert_threshold,
-        spent=Decimal(0),
-        reserved=Decimal(0),
-    )
-    session.execute(statement.on_conflict_do_nothing(index_elements=["budget_id", "period_start"]))
 
 
 def _period_row(session: Session, budget_id: int, start: datetime) -> BudgetPeriod | None:

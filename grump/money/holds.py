@@ -11,13 +11,13 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BigInteger, Table, bindparam, delete, literal, select, update
+from sqlalchemy import BigInteger, bindparam, delete, literal, select, update
 from sqlalchemy.orm import Session
 
 from grump.ledger.models import Job
-from grump.ledger.money_models import BudgetHold, BudgetPeriod
+from grump.ledger.money_models import HOLDS, PERIODS, BudgetHold, BudgetPeriod
 from grump.ledger.money_units import to_units
 
 
@@ -31,19 +31,17 @@ def release(session: Session, job_id: uuid.UUID) -> None:
     settle_many(session, {job_id: Decimal(0)})
 
 
-_HOLDS = cast(Table, BudgetHold.__table__)
-_PERIODS = cast(Table, BudgetPeriod.__table__)
-_TAKE_HOLDS = (
-    delete(_HOLDS)
-    .where(_HOLDS.c.job_id.in_(bindparam("job_ids", expanding=True)))
-    .returning(_HOLDS.c.job_id, _HOLDS.c.period_id, _HOLDS.c.budget_id, _HOLDS.c.amount)
+_TAKEHOLDS = (
+    delete(HOLDS)
+    .where(HOLDS.c.job_id.in_(bindparam("job_ids", expanding=True)))
+    .returning(HOLDS.c.job_id, HOLDS.c.period_id, HOLDS.c.budget_id, HOLDS.c.amount)
 )
 _SETTLE_PERIOD = (
-    update(_PERIODS)
-    .where(_PERIODS.c.id == bindparam("period_id"))
+    update(PERIODS)
+    .where(PERIODS.c.id == bindparam("period_id"))
     .values(
-        reserved=_PERIODS.c.reserved - bindparam("released", type_=BigInteger),
-        spent=_PERIODS.c.spent + bindparam("spent", type_=BigInteger),
+        reserved=PERIODS.c.reserved - bindparam("released", type_=BigInteger),
+        spent=PERIODS.c.spent + bindparam("spent", type_=BigInteger),
     )
 )
 
@@ -57,7 +55,7 @@ def settle_many(session: Session, costs: dict[uuid.UUID, Decimal]) -> None:
     if not costs:
         return
     connection = session.connection()  # Core statements built once: a worker's hot path
-    taken = connection.execute(_TAKE_HOLDS, {"job_ids": list(costs)}).all()
+    taken = connection.execute(_TAKEHOLDS, {"job_ids": list(costs)}).all()
     released: defaultdict[tuple[int, int], Decimal] = defaultdict(Decimal)
     spent: defaultdict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for job_id, period_id, budget_id, amount in taken:

@@ -17,20 +17,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BigInteger, Table, insert, literal, select, tuple_, update
+from sqlalchemy import BigInteger, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from grump.errors import BudgetExceeded
-from grump.ledger.money_models import NO_KEY, TENANT_WIDE, Budget, BudgetHold, BudgetPeriod
+from grump.ledger.money_models import (
+    BUDGETS,
+    HOLDS,
+    NO_KEY,
+    PERIODS,
+    TENANT_WIDE,
+)
 from grump.ledger.money_units import from_units, to_units
 from grump.money.budget_math import Period, period_bounds
-from grump.money.budgets import BudgetStatus, _refusal, ensure_period
-
-BUDGETS = cast(Table, Budget.__table__)
-PERIODS = cast(Table, BudgetPeriod.__table__)
-HOLDS = cast(Table, BudgetHold.__table__)
+from grump.money.budgets import BudgetStatus, _refusal
+from grump.money.periods import ensure_period
 
 
 @dataclass(frozen=True)

@@ -275,7 +275,8 @@ def test_a_flood_past_the_waiting_bound_is_answered_503_at_once(
 def test_a_job_record_has_every_column_of_the_jobs_table() -> None:
     from dataclasses import fields
 
-    from grump.jobs.records import JOBS, JobRecord
+    from grump.jobs.records import JobRecord
+    from grump.ledger.models import JOBS
 
     assert {f.name for f in fields(JobRecord)} == set(JOBS.c.keys())
 
